@@ -15,6 +15,12 @@ enum st_hook_result {
     ST_HOOK_HANDLED = 1, /* handled: the chain stops */
 };
 
+/* Core events besides the stanza routes: "session-bound" and "session-closed" (session set),
+   "stream-features" (extra: the <stream:features/> element to add children to), "c2s-element"
+   (extra: a non-stanza element a bound client sent), "user-created" and "user-deleted" (extra:
+   the prepared username, a const char *), "disco-items/host" (extra: the <query/> to add items
+   to), "message/offline/handle" (a message for an existing account with no available resource). */
+
 /* What a hook handler receives. Strings and objects are borrowed for the call. */
 struct st_event {
     const char *name;             /* the event's name, e.g. "iq-get/host/urn:xmpp:ping:ping" */

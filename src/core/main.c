@@ -15,6 +15,7 @@
 
 #include "autoconfig.h"
 #include "core/config.h"
+#include "core/control.h"
 #include "core/module.h"
 #include "core/server.h"
 #include "lib/log.h"
@@ -68,6 +69,12 @@ static int st_drop_privileges(const char *user)
     }
     if (getuid() == pw->pw_uid)
         return 0;
+    char err[512];
+    /* the control socket was made as root: hand it to the server's user first */
+    if (st_control_set_owner(pw->pw_uid, pw->pw_gid, err, sizeof(err)) != 0) {
+        st_error("control socket: %s", err);
+        return -1;
+    }
     if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
         st_error("cannot switch to user '%s': %s", user, strerror(errno));
         return -1;
