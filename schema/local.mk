@@ -1,0 +1,12 @@
+# SPDX-License-Identifier: ISC
+# Schema migrations: numbered SQL files per backend, compiled into the library by embed.sh.
+ST_SCHEMA_FILES = \
+	schema/sqlite/0001_accounts.sql \
+	schema/pgsql/0001_accounts.sql
+EXTRA_DIST += schema/embed.sh $(ST_SCHEMA_FILES)
+nodist_libstarling_la_SOURCES += src/core/schema_data.c
+BUILT_SOURCES += src/core/schema_data.c
+CLEANFILES += src/core/schema_data.c
+src/core/schema_data.c: schema/embed.sh $(ST_SCHEMA_FILES) schema/local.mk
+	$(AM_V_GEN)$(MKDIR_P) src/core && \
+	$(SHELL) $(srcdir)/schema/embed.sh $(srcdir) $(ST_SCHEMA_FILES) > $@.tmp && mv $@.tmp $@
