@@ -29,8 +29,6 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 export ST_TEST_PGSQL="host=$pgdir port=$pgport user=postgres dbname=postgres"
-export ST_TEST_PGCTL="$pgbin/pg_ctl"
-export ST_TEST_PGDATA="$pgdir/data"
 
 summary=""
 run_check() { # name, build dir, configure flags...
@@ -48,6 +46,13 @@ run_check() { # name, build dir, configure flags...
 
 status=0
 run_check "gcc -Werror" _build/ci-werror --enable-werror || status=1
+# The storage test that stops and restarts PostgreSQL runs alone (make check runs tests in parallel).
+echo "=== PostgreSQL stop/restart"
+if ST_TEST_PGCTL_DATADIR="$pgdir/data" ST_TEST_PGBIN="$pgbin" _build/ci-werror/tests/unit/test_storage; then
+    summary="${summary}PostgreSQL restart: ok\n"
+else
+    summary="${summary}PostgreSQL restart: FAILED\n"; status=1
+fi
 if [ $quick = no ]; then
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         run_check "ASan+UBSan" _build/ci-asan --enable-werror --enable-sanitizers CFLAGS="-O1 -g" || status=1

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <event2/listener.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,9 @@ static void st_listener_accept(struct evconnlistener *lev, evutil_socket_t fd,
                                struct sockaddr *addr, int len, void *arg)
 {
     struct st_listener *l = arg;
+    /* XMPP writes small records and waits for answers: no Nagle delay */
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     l->cb(fd, addr, (socklen_t)len, l->ctx);
 }
 

@@ -109,6 +109,20 @@ static bool st_tls_is_mismatch(unsigned long e)
                                               ERR_GET_REASON(e) == X509_R_KEY_TYPE_MISMATCH);
 }
 
+/* XEP-0368: a client offering ALPN gets "xmpp-client"; one offering only other protocols is
+   refused (it did not mean to reach an XMPP server). Without ALPN the handshake goes on. */
+static int st_tls_alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                          const unsigned char *in, unsigned int inlen, void *arg)
+{
+    static const unsigned char ours[] = "\x0bxmpp-client";
+    unsigned char *sel;
+    if (SSL_select_next_proto(&sel, outlen, ours, sizeof(ours) - 1, in, inlen) !=
+        OPENSSL_NPN_NEGOTIATED)
+        return SSL_TLSEXT_ERR_ALERT_FATAL;
+    *out = sel;
+    return SSL_TLSEXT_ERR_OK;
+}
+
 struct st_tls_ctx *st_tls_ctx_new(const char *cert_file, const char *key_file, char *err, size_t n)
 {
     ERR_clear_error();
@@ -128,6 +142,7 @@ struct st_tls_ctx *st_tls_ctx_new(const char *cert_file, const char *key_file, c
     SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_num_tickets(c, 0); /* TLS 1.3 would still send stateful tickets otherwise */
+    SSL_CTX_set_alpn_select_cb(c, st_tls_alpn_cb, NULL);
 
     if (SSL_CTX_use_certificate_chain_file(c, cert_file) != 1) {
         st_tls_err(err, n, "%s: cannot load the certificate chain", cert_file);
