@@ -1,0 +1,1620 @@
+/* SPDX-License-Identifier: ISC */
+/* Load generator: N concurrent XMPP c2s sessions (STARTTLS, SCRAM, bind) on one libevent loop. */
+
+/*
+ * One process, one event loop. Every session walks the same login state machine (connect,
+ * stream, STARTTLS or direct TLS, SASL SCRAM-SHA-256 or PLAIN, bind, legacy session, initial
+ * presence, then an iq ping whose answer proves the server has processed the presence).
+ * What happens once everybody is online belongs to a "mode" (struct st_lg_mode): the login
+ * mode only holds the sessions idle; the chat mode sends 1:1 messages and measures latency.
+ * XML is framed by hand (depth counting over tags): the client only needs whole top-level
+ * elements and a few tags and attributes inside them, and this keeps it lean at 10,000 sessions.
+ */
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <openssl/ssl.h>
+
+#define ST_LG_MAX_ELEMENT (1024 * 1024) /* a server element bigger than this is an error */
+#define ST_LG_SCRAM_CACHE 64            /* distinct (salt, iterations) pairs remembered */
+#define ST_LG_MAX_SALT 128
+#define ST_LG_HASH_LEN SHA256_DIGEST_LENGTH
+#define ST_LG_NS_SASL "urn:ietf:params:xml:ns:xmpp-sasl"
+#define ST_LG_NS_BIND "urn:ietf:params:xml:ns:xmpp-bind"
+#define ST_LG_NS_SESSION "urn:ietf:params:xml:ns:xmpp-session"
+#define ST_LG_NS_PING "urn:xmpp:ping"
+
+/* ---------------------------------------------------------------------------------------- */
+/* Options and global state                                                                 */
+
+enum st_lg_sasl {
+    ST_LG_SASL_SCRAM,          /* SCRAM-SHA-256 only */
+    ST_LG_SASL_PLAIN,          /* PLAIN only */
+    ST_LG_SASL_SCRAM_OR_PLAIN, /* SCRAM-SHA-256 if offered, PLAIN otherwise */
+};
+
+struct st_lg_opts {
+    const char *host;
+    int port;
+    const char *domain;
+    const char *user_format;
+    const char *password;
+    const char *resource;
+    const char *mode;
+    int users;
+    int first_user;
+    int concurrency;
+    double ramp;     /* new connections per second; 0 = as fast as concurrency allows */
+    double hold;     /* seconds to stay idle after the last login, before measuring RSS */
+    double timeout;  /* seconds a login may take */
+    long server_pid; /* 0 = no server measurements */
+    bool direct_tls;
+    enum st_lg_sasl sasl;
+    bool verbose;
+    /* chat mode */
+    double chat_rate;     /* messages per second, all senders together */
+    double chat_duration; /* seconds of sending */
+    int chat_body;        /* bytes of padding in each body */
+};
+
+enum st_lg_state {
+    ST_LG_CONNECTING,
+    ST_LG_FEATURES_PLAIN, /* waiting for <stream:features> before TLS */
+    ST_LG_PROCEED,        /* waiting for <proceed/> */
+    ST_LG_HANDSHAKE,      /* TLS handshake in progress */
+    ST_LG_FEATURES_TLS,   /* waiting for features after TLS */
+    ST_LG_SASL_CHALLENGE, /* waiting for the SCRAM server-first message */
+    ST_LG_SASL_SUCCESS,   /* waiting for <success/> */
+    ST_LG_FEATURES_AUTH,  /* waiting for features after SASL */
+    ST_LG_BIND,
+    ST_LG_SESSION,
+    ST_LG_PRESENCE, /* presence sent, waiting for the ping answer */
+    ST_LG_ONLINE,
+};
+
+enum st_lg_fail {
+    ST_LG_FAIL_CONNECT,
+    ST_LG_FAIL_TLS,
+    ST_LG_FAIL_AUTH,
+    ST_LG_FAIL_BIND,
+    ST_LG_FAIL_PROTOCOL,
+    ST_LG_FAIL_TIMEOUT,
+    ST_LG_FAIL_CLOSED,
+    ST_LG_FAIL_COUNT,
+};
+
+static const char *const st_lg_fail_names[ST_LG_FAIL_COUNT] = {
+    "connect", "tls", "auth", "bind", "protocol", "timeout", "closed",
+};
+
+/* Per-login SCRAM state; freed as soon as the login is over. */
+struct st_lg_scram {
+    char client_first_bare[192];
+    char cnonce[48];
+    unsigned char server_sig[ST_LG_HASH_LEN];
+};
+
+struct st_lg_sess {
+    struct st_lg *lg;
+    struct bufferevent *bev;
+    struct st_lg_scram *scram;
+    double t_start; /* when the connect started (monotonic seconds) */
+    int index;      /* user number */
+    int slot;       /* position in lg->online while online, else -1 */
+    enum st_lg_state state;
+    bool stream_open;  /* the server's stream header has been seen */
+    bool tls;          /* bev is the TLS bufferevent, which owns the socket */
+    bool need_session; /* the server offered a non-optional legacy session */
+};
+
+struct st_lg_scram_entry {
+    unsigned char salt[ST_LG_MAX_SALT];
+    size_t salt_len;
+    unsigned iterations;
+    unsigned char salted[ST_LG_HASH_LEN];
+};
+
+struct st_lg;
+
+/*
+ * A benchmark mode: what the sessions do once they are online. Every callback is optional.
+ * online_cb: a session finished its login. run_cb: all logins are over and the hold elapsed;
+ * the mode does its work and calls st_lg_finish() when done (NULL = finish at once).
+ * stanza_cb: an element arrived on an online session (return false to fail the session).
+ * report_cb: print the mode's results as key=value lines.
+ */
+struct st_lg_mode {
+    const char *name;
+    void (*online_cb)(struct st_lg *lg, struct st_lg_sess *s);
+    void (*run_cb)(struct st_lg *lg);
+    bool (*stanza_cb)(struct st_lg *lg, struct st_lg_sess *s, const char *el, size_t len);
+    void (*report_cb)(struct st_lg *lg);
+};
+
+struct st_lg {
+    struct st_lg_opts o;
+    const struct st_lg_mode *mode;
+    struct event_base *base;
+    SSL_CTX *ssl;
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    struct event *tick; /* ramp, progress, and phase timer */
+    /* login phase */
+    int next_user; /* sessions started so far */
+    int in_flight;
+    int ok;
+    int failed;
+    int fails[ST_LG_FAIL_COUNT];
+    double tokens; /* ramp budget */
+    double t_begin, t_logins_done, t_last_tick, t_last_progress;
+    long long cpu_login_before; /* server CPU ticks when the logins began */
+    double *login_lat;          /* seconds, one per successful login */
+    int dropped_at_login_end;
+    long rss_before, rss_after;
+    bool logins_done;
+    /* every online session, for the modes to pick from */
+    struct st_lg_sess **online;
+    int n_online;
+    /* SCRAM salted-password cache */
+    struct st_lg_scram_entry scram_cache[ST_LG_SCRAM_CACHE];
+    int scram_cache_n;
+    int scram_cache_next;
+    long pbkdf2_count;
+    void *mode_state;
+    int exit_code;
+};
+
+/* ---------------------------------------------------------------------------------------- */
+/* Small helpers                                                                            */
+
+static void *st_lg_xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) {
+        fprintf(stderr, "loadgen: out of memory\n");
+        exit(2);
+    }
+    return p;
+}
+
+static double st_lg_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t st_lg_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* VmRSS of a process in KiB, or -1. */
+static long st_lg_rss_kib(long pid)
+{
+    char path[64], line[256];
+    long kib = -1;
+    if (pid <= 0)
+        return -1;
+    snprintf(path, sizeof path, "/proc/%ld/status", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "VmRSS:", 6) == 0) {
+            kib = strtol(line + 6, NULL, 10);
+            break;
+        }
+    fclose(f);
+    return kib;
+}
+
+/* utime+stime of a process and all its threads, in clock ticks, or -1. */
+static long long st_lg_cpu_ticks(long pid)
+{
+    char path[64], buf[1024];
+    if (pid <= 0)
+        return -1;
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* the command name may hold spaces and parentheses: fields start after the last ')' */
+    char *p = strrchr(buf, ')');
+    if (!p)
+        return -1;
+    unsigned long long ut = 0, st = 0;
+    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return -1;
+    return (long long)(ut + st);
+}
+
+static int st_lg_cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The q-quantile (0..1) of a sorted array. */
+static double st_lg_quantile(const double *v, size_t n, double q)
+{
+    if (n == 0)
+        return 0;
+    size_t i = (size_t)(q * (double)(n - 1) + 0.5);
+    return v[i < n ? i : n - 1];
+}
+
+static void st_lg_b64_encode(const unsigned char *in, size_t len, char *out)
+{
+    EVP_EncodeBlock((unsigned char *)out, in, (int)len);
+}
+
+/* Decodes base64 (whitespace-free) into out; returns the length or -1. */
+static long st_lg_b64_decode(const char *in, size_t len, unsigned char *out, size_t cap)
+{
+    if (len % 4 != 0 || len / 4 * 3 > cap)
+        return -1;
+    int n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len);
+    if (n < 0)
+        return -1;
+    /* EVP_DecodeBlock counts padding as data */
+    if (len >= 1 && in[len - 1] == '=')
+        n--;
+    if (len >= 2 && in[len - 2] == '=')
+        n--;
+    return n;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Minimal XML: framing of top-level elements and lookups inside one element                */
+
+enum st_lg_tok { ST_LG_TOK_OPEN, ST_LG_TOK_CLOSE, ST_LG_TOK_EMPTY, ST_LG_TOK_OTHER };
+
+static const char *st_lg_memstr(const char *h, size_t hlen, const char *needle)
+{
+    return memmem(h, hlen, needle, strlen(needle));
+}
+
+/* Length of the markup token at p ('<'), 0 if incomplete; *type says what it is. */
+static size_t st_lg_token(const char *p, size_t len, enum st_lg_tok *type)
+{
+    static const struct {
+        const char *open, *close;
+    } special[] = {{"<![CDATA[", "]]>"}, {"<!--", "-->"}, {"<?", "?>"}};
+    *type = ST_LG_TOK_OTHER;
+    if (len < 2)
+        return 0;
+    for (size_t k = 0; k < sizeof special / sizeof special[0]; k++) {
+        size_t ol = strlen(special[k].open);
+        if (memcmp(p, special[k].open, len < ol ? len : ol) != 0)
+            continue;
+        if (len < ol)
+            return 0;
+        const char *e = st_lg_memstr(p + ol, len - ol, special[k].close);
+        return e ? (size_t)(e - p) + strlen(special[k].close) : 0;
+    }
+    char quote = 0;
+    for (size_t i = 1; i < len; i++) {
+        char c = p[i];
+        if (quote) {
+            if (c == quote)
+                quote = 0;
+        } else if (c == '"' || c == '\'') {
+            quote = c;
+        } else if (c == '>') {
+            if (p[1] == '/')
+                *type = ST_LG_TOK_CLOSE;
+            else if (p[1] == '!')
+                *type = ST_LG_TOK_OTHER;
+            else
+                *type = p[i - 1] == '/' ? ST_LG_TOK_EMPTY : ST_LG_TOK_OPEN;
+            return i + 1;
+        }
+    }
+    return 0;
+}
+
+/* Length of the complete element starting at p ('<'), 0 if incomplete. */
+static size_t st_lg_element(const char *p, size_t len)
+{
+    size_t pos = 0;
+    int depth = 0;
+    while (pos < len) {
+        if (p[pos] != '<') {
+            const char *lt = memchr(p + pos, '<', len - pos);
+            if (!lt)
+                return 0;
+            pos = (size_t)(lt - p);
+            continue;
+        }
+        enum st_lg_tok type;
+        size_t n = st_lg_token(p + pos, len - pos, &type);
+        if (n == 0)
+            return 0;
+        pos += n;
+        if (type == ST_LG_TOK_OPEN)
+            depth++;
+        else if (type == ST_LG_TOK_CLOSE)
+            depth--;
+        if (depth <= 0 && type != ST_LG_TOK_OTHER)
+            return pos;
+    }
+    return 0;
+}
+
+/* True if the element's own name (after any prefix) is local. */
+static bool st_lg_is(const char *el, size_t len, const char *local)
+{
+    size_t i = 1, start = 1;
+    while (i < len && el[i] != ' ' && el[i] != '>' && el[i] != '/' && el[i] != '\t' &&
+           el[i] != '\n' && el[i] != '\r') {
+        if (el[i] == ':')
+            start = i + 1;
+        i++;
+    }
+    size_t ll = strlen(local);
+    return i - start == ll && memcmp(el + start, local, ll) == 0;
+}
+
+/* Copies the value of attribute name of the element's first tag into out; false if absent. */
+static bool st_lg_attr(const char *el, size_t len, const char *name, char *out, size_t cap)
+{
+    enum st_lg_tok type;
+    size_t tl = st_lg_token(el, len, &type);
+    size_t nl = strlen(name);
+    for (size_t i = 1; i + nl + 2 < tl; i++) {
+        char prev = el[i - 1];
+        if ((prev != ' ' && prev != '\t' && prev != '\n' && prev != '\r') ||
+            memcmp(el + i, name, nl) != 0)
+            continue;
+        size_t j = i + nl;
+        while (j < tl && el[j] == ' ')
+            j++;
+        if (j >= tl || el[j] != '=')
+            continue;
+        j++;
+        while (j < tl && el[j] == ' ')
+            j++;
+        if (j >= tl || (el[j] != '"' && el[j] != '\''))
+            continue;
+        char q = el[j++];
+        const char *end = memchr(el + j, q, tl - j);
+        if (!end || (size_t)(end - (el + j)) >= cap)
+            return false;
+        memcpy(out, el + j, (size_t)(end - (el + j)));
+        out[end - (el + j)] = '\0';
+        return true;
+    }
+    return false;
+}
+
+/*
+ * Finds the first descendant tag whose name is exactly tag (e.g. "mechanism", "body") and
+ * returns a pointer to its text content, with its length in *tlen; NULL if absent or empty.
+ */
+static const char *st_lg_child_text(const char *el, size_t len, const char *tag, size_t *tlen)
+{
+    size_t tl = strlen(tag);
+    const char *p = el, *end = el + len;
+    while ((p = memchr(p, '<', (size_t)(end - p))) != NULL) {
+        p++;
+        if ((size_t)(end - p) > tl && memcmp(p, tag, tl) == 0 && (p[tl] == '>' || p[tl] == ' ')) {
+            const char *gt = memchr(p, '>', (size_t)(end - p));
+            if (!gt || gt[-1] == '/')
+                return NULL;
+            const char *lt = memchr(gt + 1, '<', (size_t)(end - gt - 1));
+            if (!lt)
+                return NULL;
+            *tlen = (size_t)(lt - gt - 1);
+            return gt + 1;
+        }
+    }
+    return NULL;
+}
+
+/* Finds the first child tag named tag in el; returns it and the length of that element. */
+static const char *st_lg_child(const char *el, size_t len, const char *tag, size_t *clen)
+{
+    size_t tl = strlen(tag);
+    const char *p = el + 1, *end = el + len;
+    while ((p = memchr(p, '<', (size_t)(end - p))) != NULL) {
+        if ((size_t)(end - p) > tl + 1 && memcmp(p + 1, tag, tl) == 0 &&
+            (p[tl + 1] == '>' || p[tl + 1] == ' ' || p[tl + 1] == '/')) {
+            *clen = st_lg_element(p, (size_t)(end - p));
+            return *clen ? p : NULL;
+        }
+        p++;
+    }
+    return NULL;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* SCRAM-SHA-256 client (RFC 5802, RFC 7677)                                                */
+
+/* SaltedPassword for (salt, iterations): computed once, then served from the cache. */
+static const unsigned char *st_lg_salted_password(struct st_lg *lg, const unsigned char *salt,
+                                                  size_t salt_len, unsigned iterations)
+{
+    for (int i = 0; i < lg->scram_cache_n; i++) {
+        struct st_lg_scram_entry *e = &lg->scram_cache[i];
+        if (e->iterations == iterations && e->salt_len == salt_len &&
+            memcmp(e->salt, salt, salt_len) == 0)
+            return e->salted;
+    }
+    struct st_lg_scram_entry *e = &lg->scram_cache[lg->scram_cache_next];
+    lg->scram_cache_next = (lg->scram_cache_next + 1) % ST_LG_SCRAM_CACHE;
+    if (lg->scram_cache_n < ST_LG_SCRAM_CACHE)
+        lg->scram_cache_n++;
+    memcpy(e->salt, salt, salt_len);
+    e->salt_len = salt_len;
+    e->iterations = iterations;
+    if (!PKCS5_PBKDF2_HMAC(lg->o.password, (int)strlen(lg->o.password), salt, (int)salt_len,
+                           (int)iterations, EVP_sha256(), ST_LG_HASH_LEN, e->salted)) {
+        fprintf(stderr, "loadgen: PBKDF2 failed\n");
+        exit(2);
+    }
+    lg->pbkdf2_count++;
+    return e->salted;
+}
+
+static void st_lg_hmac(const unsigned char *key, const void *data, size_t len, unsigned char *out)
+{
+    unsigned int ol = ST_LG_HASH_LEN;
+    HMAC(EVP_sha256(), key, ST_LG_HASH_LEN, data, len, out, &ol);
+}
+
+/* Writes the SCRAM client-first message (base64, NUL-terminated) into out. */
+static bool st_lg_scram_first(struct st_lg_sess *s, const char *user, char *out, size_t cap)
+{
+    unsigned char rnd[18];
+    char msg[256];
+    struct st_lg_scram *sc = st_lg_xcalloc(1, sizeof *sc);
+    s->scram = sc;
+    if (RAND_bytes(rnd, sizeof rnd) != 1)
+        return false;
+    st_lg_b64_encode(rnd, sizeof rnd, sc->cnonce);
+    /* user names from --user-format carry no ',' or '=', which SCRAM would have to escape */
+    int n = snprintf(sc->client_first_bare, sizeof sc->client_first_bare, "n=%s,r=%s", user,
+                     sc->cnonce);
+    if (n < 0 || (size_t)n >= sizeof sc->client_first_bare)
+        return false;
+    n = snprintf(msg, sizeof msg, "n,,%s", sc->client_first_bare);
+    if ((size_t)n * 4 / 3 + 4 >= cap)
+        return false;
+    st_lg_b64_encode((const unsigned char *)msg, (size_t)n, out);
+    return true;
+}
+
+/* Finds "k=" in a comma-separated SCRAM message; returns the value and its length. */
+static const char *st_lg_scram_field(const char *msg, size_t len, char k, size_t *vlen)
+{
+    const char *p = msg, *end = msg + len;
+    while (p + 1 < end) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        const char *stop = comma ? comma : end;
+        if (p[0] == k && p[1] == '=') {
+            *vlen = (size_t)(stop - p - 2);
+            return p + 2;
+        }
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    return NULL;
+}
+
+/* From the base64 server-first message, writes the base64 client-final message into out. */
+static bool st_lg_scram_final(struct st_lg_sess *s, const char *b64, size_t b64len, char *out,
+                              size_t cap)
+{
+    struct st_lg_scram *sc = s->scram;
+    char sfirst[512], cfinal[512], authmsg[1280], proof_b64[64];
+    unsigned char salt[ST_LG_MAX_SALT + 4];
+    unsigned char client_key[ST_LG_HASH_LEN], stored_key[ST_LG_HASH_LEN];
+    unsigned char client_sig[ST_LG_HASH_LEN], proof[ST_LG_HASH_LEN], server_key[ST_LG_HASH_LEN];
+
+    long sl = st_lg_b64_decode(b64, b64len, (unsigned char *)sfirst, sizeof sfirst - 1);
+    if (!sc || sl <= 0)
+        return false;
+    sfirst[sl] = '\0';
+    size_t rlen, slen, ilen;
+    const char *r = st_lg_scram_field(sfirst, (size_t)sl, 'r', &rlen);
+    const char *sv = st_lg_scram_field(sfirst, (size_t)sl, 's', &slen);
+    const char *iv = st_lg_scram_field(sfirst, (size_t)sl, 'i', &ilen);
+    size_t cnl = strlen(sc->cnonce);
+    if (!r || !sv || !iv || rlen <= cnl || memcmp(r, sc->cnonce, cnl) != 0)
+        return false;
+    long iterations = strtol(iv, NULL, 10);
+    long saltlen = st_lg_b64_decode(sv, slen, salt, sizeof salt);
+    if (iterations < 1 || iterations > 10000000 || saltlen <= 0 || saltlen > ST_LG_MAX_SALT)
+        return false;
+
+    const unsigned char *salted =
+        st_lg_salted_password(s->lg, salt, (size_t)saltlen, (unsigned)iterations);
+    int n = snprintf(cfinal, sizeof cfinal, "c=biws,r=%.*s", (int)rlen, r);
+    if (n < 0 || (size_t)n >= sizeof cfinal)
+        return false;
+    size_t cfl = (size_t)n;
+    n = snprintf(authmsg, sizeof authmsg, "%s,%s,%s", sc->client_first_bare, sfirst, cfinal);
+    if (n < 0 || (size_t)n >= sizeof authmsg)
+        return false;
+    st_lg_hmac(salted, "Client Key", 10, client_key);
+    SHA256(client_key, sizeof client_key, stored_key);
+    st_lg_hmac(stored_key, authmsg, (size_t)n, client_sig);
+    for (size_t i = 0; i < ST_LG_HASH_LEN; i++)
+        proof[i] = client_key[i] ^ client_sig[i];
+    st_lg_hmac(salted, "Server Key", 10, server_key);
+    st_lg_hmac(server_key, authmsg, (size_t)n, sc->server_sig);
+    st_lg_b64_encode(proof, sizeof proof, proof_b64);
+    n = snprintf(cfinal + cfl, sizeof cfinal - cfl, ",p=%s", proof_b64);
+    if (n < 0 || (size_t)n >= sizeof cfinal - cfl)
+        return false;
+    cfl += (size_t)n;
+    if (cfl * 4 / 3 + 4 >= cap)
+        return false;
+    st_lg_b64_encode((const unsigned char *)cfinal, cfl, out);
+    return true;
+}
+
+/* Checks the base64 server-final message ("v=..."). */
+static bool st_lg_scram_verify(struct st_lg_sess *s, const char *b64, size_t b64len)
+{
+    char sfinal[256];
+    unsigned char sig[ST_LG_HASH_LEN + 4];
+    long n = st_lg_b64_decode(b64, b64len, (unsigned char *)sfinal, sizeof sfinal - 1);
+    if (!s->scram || n <= 0)
+        return false;
+    size_t vlen;
+    const char *v = st_lg_scram_field(sfinal, (size_t)n, 'v', &vlen);
+    if (!v || st_lg_b64_decode(v, vlen, sig, sizeof sig) != ST_LG_HASH_LEN)
+        return false;
+    return CRYPTO_memcmp(sig, s->scram->server_sig, ST_LG_HASH_LEN) == 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Sessions                                                                                 */
+
+static void st_lg_start_more(struct st_lg *lg);
+static void st_lg_login_phase_check(struct st_lg *lg);
+static void st_lg_readcb(struct bufferevent *bev, void *arg);
+static void st_lg_eventcb(struct bufferevent *bev, short what, void *arg);
+
+static void st_lg_send(struct st_lg_sess *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void st_lg_send(struct st_lg_sess *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    evbuffer_add_vprintf(bufferevent_get_output(s->bev), fmt, ap);
+    va_end(ap);
+}
+
+static void st_lg_user(const struct st_lg *lg, int index, char *out, size_t cap)
+{
+    /* the format comes from the command line and holds one %d */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+    snprintf(out, cap, lg->o.user_format, index);
+#pragma GCC diagnostic pop
+}
+
+static void st_lg_online_remove(struct st_lg *lg, struct st_lg_sess *s)
+{
+    if (s->slot < 0)
+        return;
+    struct st_lg_sess *last = lg->online[--lg->n_online];
+    lg->online[s->slot] = last;
+    last->slot = s->slot;
+    s->slot = -1;
+}
+
+static void st_lg_sess_free(struct st_lg_sess *s)
+{
+    st_lg_online_remove(s->lg, s);
+    if (s->bev) {
+        evutil_socket_t fd = bufferevent_getfd(s->bev);
+        bufferevent_free(s->bev);
+        /* only the TLS bufferevent owns its socket */
+        if (!s->tls && fd >= 0)
+            evutil_closesocket(fd);
+    }
+    free(s->scram);
+    free(s);
+}
+
+/* Ends a session that did not (or no longer) work; counts why. */
+static void st_lg_fail(struct st_lg_sess *s, enum st_lg_fail why, const char *detail)
+{
+    struct st_lg *lg = s->lg;
+    if (lg->o.verbose)
+        fprintf(stderr, "loadgen: user %d: %s failure in state %d%s%s\n", s->index,
+                st_lg_fail_names[why], (int)s->state, detail ? ": " : "", detail ? detail : "");
+    if (s->state != ST_LG_ONLINE) {
+        lg->in_flight--;
+        lg->failed++;
+    }
+    lg->fails[why]++;
+    st_lg_sess_free(s);
+    st_lg_login_phase_check(lg);
+}
+
+static void st_lg_stream_header(struct st_lg_sess *s)
+{
+    s->stream_open = false;
+    st_lg_send(s,
+               "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+               "xmlns:stream='http://etherx.jabber.org/streams' to='%s' version='1.0' "
+               "xml:lang='en'>",
+               s->lg->o.domain);
+}
+
+/* Replaces the plain bufferevent by a TLS one on the same socket and starts the handshake. */
+static bool st_lg_start_tls(struct st_lg_sess *s)
+{
+    struct st_lg *lg = s->lg;
+    evutil_socket_t fd = bufferevent_getfd(s->bev);
+    SSL *ssl = SSL_new(lg->ssl);
+    if (!ssl)
+        return false;
+    SSL_set_tlsext_host_name(ssl, lg->o.domain);
+    bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+    bufferevent_setcb(s->bev, NULL, NULL, NULL, NULL);
+    /* the plain bufferevent was made without BEV_OPT_CLOSE_ON_FREE: the socket survives */
+    bufferevent_free(s->bev);
+    s->bev = bufferevent_openssl_socket_new(lg->base, fd, ssl, BUFFEREVENT_SSL_CONNECTING,
+                                            BEV_OPT_CLOSE_ON_FREE);
+    if (!s->bev) {
+        SSL_free(ssl);
+        evutil_closesocket(fd);
+        return false;
+    }
+    s->tls = true;
+    bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
+    bufferevent_setcb(s->bev, st_lg_readcb, NULL, st_lg_eventcb, s);
+    struct timeval tv = {(time_t)lg->o.timeout, 0};
+    bufferevent_set_timeouts(s->bev, &tv, &tv);
+    bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+    s->state = ST_LG_HANDSHAKE;
+    return true;
+}
+
+static void st_lg_went_online(struct st_lg_sess *s)
+{
+    struct st_lg *lg = s->lg;
+    s->state = ST_LG_ONLINE;
+    free(s->scram);
+    s->scram = NULL;
+    bufferevent_set_timeouts(s->bev, NULL, NULL);
+    lg->in_flight--;
+    lg->login_lat[lg->ok++] = st_lg_now() - s->t_start;
+    s->slot = lg->n_online;
+    lg->online[lg->n_online++] = s;
+    if (lg->mode->online_cb)
+        lg->mode->online_cb(lg, s);
+    st_lg_start_more(lg);
+    st_lg_login_phase_check(lg);
+}
+
+/* Answers what any online client must answer (pings); true if the element was consumed. */
+static bool st_lg_answer_iq(struct st_lg_sess *s, const char *el, size_t len)
+{
+    char type[16], id[128], from[512];
+    if (!st_lg_is(el, len, "iq") || !st_lg_attr(el, len, "type", type, sizeof type))
+        return false;
+    if (strcmp(type, "get") != 0 && strcmp(type, "set") != 0)
+        return false;
+    if (!st_lg_attr(el, len, "id", id, sizeof id))
+        id[0] = '\0';
+    bool has_from = st_lg_attr(el, len, "from", from, sizeof from);
+    if (st_lg_memstr(el, len, ST_LG_NS_PING))
+        st_lg_send(s, "<iq type='result' id='%s'%s%s%s/>", id, has_from ? " to='" : "",
+                   has_from ? from : "", has_from ? "'" : "");
+    else
+        st_lg_send(s,
+                   "<iq type='error' id='%s'%s%s%s><error type='cancel'><service-unavailable "
+                   "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>",
+                   id, has_from ? " to='" : "", has_from ? from : "", has_from ? "'" : "");
+    return true;
+}
+
+/* Sends <auth/>; false if the session failed (and was freed). */
+static bool st_lg_send_auth(struct st_lg_sess *s, bool scram)
+{
+    struct st_lg *lg = s->lg;
+    char user[256], b64[512];
+    st_lg_user(lg, s->index, user, sizeof user);
+    if (scram) {
+        if (!st_lg_scram_first(s, user, b64, sizeof b64)) {
+            st_lg_fail(s, ST_LG_FAIL_AUTH, "client-first");
+            return false;
+        }
+        st_lg_send(s, "<auth xmlns='" ST_LG_NS_SASL "' mechanism='SCRAM-SHA-256'>%s</auth>", b64);
+        s->state = ST_LG_SASL_CHALLENGE;
+    } else {
+        char msg[512];
+        size_t ul = strlen(user), pl = strlen(lg->o.password);
+        if (ul + pl + 2 > sizeof msg || (ul + pl + 2) * 4 / 3 + 4 >= sizeof b64) {
+            st_lg_fail(s, ST_LG_FAIL_AUTH, "credentials too long");
+            return false;
+        }
+        msg[0] = '\0';
+        memcpy(msg + 1, user, ul);
+        msg[1 + ul] = '\0';
+        memcpy(msg + 2 + ul, lg->o.password, pl);
+        st_lg_b64_encode((unsigned char *)msg, ul + pl + 2, b64);
+        st_lg_send(s, "<auth xmlns='" ST_LG_NS_SASL "' mechanism='PLAIN'>%s</auth>", b64);
+        s->state = ST_LG_SASL_SUCCESS;
+    }
+    return true;
+}
+
+/* Handles one complete top-level element. Returns false if the session was freed. */
+static bool st_lg_on_element(struct st_lg_sess *s, const char *el, size_t len)
+{
+    struct st_lg *lg = s->lg;
+    char type[16], id[16];
+    size_t tl, cl;
+    const char *c;
+    const char *t;
+
+    if (st_lg_is(el, len, "error") && s->state != ST_LG_ONLINE) {
+        st_lg_fail(s, ST_LG_FAIL_PROTOCOL, "stream error");
+        return false;
+    }
+    switch (s->state) {
+    case ST_LG_FEATURES_PLAIN:
+        if (!st_lg_is(el, len, "features"))
+            break;
+        if (!st_lg_memstr(el, len, "<starttls")) {
+            st_lg_fail(s, ST_LG_FAIL_TLS, "no STARTTLS offered");
+            return false;
+        }
+        st_lg_send(s, "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
+        s->state = ST_LG_PROCEED;
+        break;
+    case ST_LG_PROCEED:
+        if (!st_lg_is(el, len, "proceed")) {
+            st_lg_fail(s, ST_LG_FAIL_TLS, "STARTTLS refused");
+            return false;
+        }
+        if (!st_lg_start_tls(s)) {
+            st_lg_fail(s, ST_LG_FAIL_TLS, "SSL_new");
+            return false;
+        }
+        return false; /* the old input buffer is gone: stop reading from it */
+    case ST_LG_FEATURES_TLS: {
+        if (!st_lg_is(el, len, "features"))
+            break;
+        bool scram = st_lg_memstr(el, len, ">SCRAM-SHA-256<") != NULL;
+        bool plain = st_lg_memstr(el, len, ">PLAIN<") != NULL;
+        if (lg->o.sasl == ST_LG_SASL_PLAIN)
+            scram = false;
+        else if (lg->o.sasl == ST_LG_SASL_SCRAM)
+            plain = false;
+        if (!scram && !plain) {
+            st_lg_fail(s, ST_LG_FAIL_AUTH, "no usable SASL mechanism offered");
+            return false;
+        }
+        return st_lg_send_auth(s, scram);
+    }
+    case ST_LG_SASL_CHALLENGE: {
+        char b64[1024];
+        t = st_lg_is(el, len, "challenge") ? st_lg_child_text(el, len, "challenge", &tl) : NULL;
+        if (!t || !st_lg_scram_final(s, t, tl, b64, sizeof b64)) {
+            st_lg_fail(s, ST_LG_FAIL_AUTH, "bad server-first message");
+            return false;
+        }
+        st_lg_send(s, "<response xmlns='" ST_LG_NS_SASL "'>%s</response>", b64);
+        s->state = ST_LG_SASL_SUCCESS;
+        break;
+    }
+    case ST_LG_SASL_SUCCESS:
+        if (st_lg_is(el, len, "challenge") && s->scram) {
+            /* RFC 6120 6.4.6 allows the server-final message as a last challenge */
+            t = st_lg_child_text(el, len, "challenge", &tl);
+            if (!t || !st_lg_scram_verify(s, t, tl)) {
+                st_lg_fail(s, ST_LG_FAIL_AUTH, "bad server signature");
+                return false;
+            }
+            free(s->scram);
+            s->scram = NULL;
+            st_lg_send(s, "<response xmlns='" ST_LG_NS_SASL "'/>");
+            break;
+        }
+        if (!st_lg_is(el, len, "success")) {
+            st_lg_fail(s, ST_LG_FAIL_AUTH, "SASL failure");
+            return false;
+        }
+        if (s->scram) {
+            t = st_lg_child_text(el, len, "success", &tl);
+            if (!t || !st_lg_scram_verify(s, t, tl)) {
+                st_lg_fail(s, ST_LG_FAIL_AUTH, "bad server signature");
+                return false;
+            }
+            free(s->scram);
+            s->scram = NULL;
+        }
+        st_lg_stream_header(s);
+        s->state = ST_LG_FEATURES_AUTH;
+        break;
+    case ST_LG_FEATURES_AUTH:
+        if (!st_lg_is(el, len, "features"))
+            break;
+        if (!st_lg_memstr(el, len, ST_LG_NS_BIND)) {
+            st_lg_fail(s, ST_LG_FAIL_BIND, "no bind feature");
+            return false;
+        }
+        /* the legacy session iq (RFC 3921) is needed only when offered and not optional */
+        c = st_lg_child(el, len, "session", &cl);
+        s->need_session =
+            c && st_lg_memstr(c, cl, ST_LG_NS_SESSION) && !st_lg_memstr(c, cl, "<optional");
+        st_lg_send(s,
+                   "<iq type='set' id='b1'><bind xmlns='" ST_LG_NS_BIND
+                   "'><resource>%s</resource></bind></iq>",
+                   lg->o.resource);
+        s->state = ST_LG_BIND;
+        break;
+    case ST_LG_BIND:
+    case ST_LG_SESSION:
+    case ST_LG_PRESENCE:
+        if (st_lg_answer_iq(s, el, len))
+            break;
+        if (!st_lg_is(el, len, "iq") || !st_lg_attr(el, len, "id", id, sizeof id))
+            break; /* e.g. our own presence coming back */
+        if (!st_lg_attr(el, len, "type", type, sizeof type))
+            type[0] = '\0';
+        if (s->state == ST_LG_BIND && strcmp(id, "b1") == 0) {
+            if (strcmp(type, "result") != 0) {
+                st_lg_fail(s, ST_LG_FAIL_BIND, "bind refused");
+                return false;
+            }
+            if (s->need_session) {
+                st_lg_send(s,
+                           "<iq type='set' id='s1'><session xmlns='" ST_LG_NS_SESSION "'/></iq>");
+                s->state = ST_LG_SESSION;
+                break;
+            }
+        } else if (s->state == ST_LG_SESSION && strcmp(id, "s1") == 0) {
+            if (strcmp(type, "result") != 0) {
+                st_lg_fail(s, ST_LG_FAIL_BIND, "session refused");
+                return false;
+            }
+        } else if (s->state == ST_LG_PRESENCE && strcmp(id, "p1") == 0) {
+            /* result or error: either way the server has handled the presence before it */
+            st_lg_went_online(s);
+            break;
+        } else {
+            break;
+        }
+        /* an iq ping after the presence: its answer proves the presence was processed */
+        st_lg_send(s, "<presence/><iq type='get' id='p1'><ping xmlns='" ST_LG_NS_PING "'/></iq>");
+        s->state = ST_LG_PRESENCE;
+        break;
+    case ST_LG_ONLINE:
+        if (st_lg_answer_iq(s, el, len))
+            break;
+        if (lg->mode->stanza_cb && !lg->mode->stanza_cb(lg, s, el, len)) {
+            st_lg_fail(s, ST_LG_FAIL_PROTOCOL, "mode refused a stanza");
+            return false;
+        }
+        break;
+    default:
+        break;
+    }
+    return true;
+}
+
+static void st_lg_readcb(struct bufferevent *bev, void *arg)
+{
+    struct st_lg_sess *s = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    size_t len = evbuffer_get_length(in);
+    if (len == 0)
+        return;
+    const char *p = (const char *)evbuffer_pullup(in, -1);
+    size_t pos = 0;
+    while (pos < len) {
+        if (p[pos] != '<') {
+            pos++; /* whitespace keepalives and stray text between elements */
+            continue;
+        }
+        if (!s->stream_open) {
+            enum st_lg_tok type;
+            size_t n = st_lg_token(p + pos, len - pos, &type);
+            if (n == 0)
+                break;
+            if (type == ST_LG_TOK_OPEN && st_lg_is(p + pos, n, "stream")) {
+                s->stream_open = true;
+            } else if (type != ST_LG_TOK_OTHER) {
+                st_lg_fail(s, ST_LG_FAIL_PROTOCOL, "no stream header");
+                return;
+            }
+            pos += n;
+            continue;
+        }
+        if (len - pos >= 2 && p[pos + 1] == '/') {
+            st_lg_fail(s, ST_LG_FAIL_CLOSED, "stream closed by server");
+            return;
+        }
+        size_t n = st_lg_element(p + pos, len - pos);
+        if (n == 0)
+            break;
+        if (!st_lg_on_element(s, p + pos, n))
+            return; /* the session, or at least this buffer, is gone */
+        pos += n;
+    }
+    evbuffer_drain(in, pos);
+    if (len - pos > ST_LG_MAX_ELEMENT)
+        st_lg_fail(s, ST_LG_FAIL_PROTOCOL, "element too large");
+}
+
+static void st_lg_eventcb(struct bufferevent *bev, short what, void *arg)
+{
+    struct st_lg_sess *s = arg;
+    (void)bev;
+    if (what & BEV_EVENT_CONNECTED) {
+        if (s->state == ST_LG_CONNECTING) {
+            evutil_socket_t fd = bufferevent_getfd(s->bev);
+            int one = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            if (s->lg->o.direct_tls) {
+                if (!st_lg_start_tls(s))
+                    st_lg_fail(s, ST_LG_FAIL_TLS, "SSL_new");
+                return;
+            }
+            st_lg_stream_header(s);
+            s->state = ST_LG_FEATURES_PLAIN;
+        } else if (s->state == ST_LG_HANDSHAKE) {
+            st_lg_stream_header(s);
+            s->state = ST_LG_FEATURES_TLS;
+        }
+        return;
+    }
+    enum st_lg_fail why = ST_LG_FAIL_CLOSED;
+    char detail[160] = "";
+    if (what & BEV_EVENT_TIMEOUT)
+        why = ST_LG_FAIL_TIMEOUT;
+    else if (s->state == ST_LG_CONNECTING)
+        why = ST_LG_FAIL_CONNECT;
+    else if (s->state == ST_LG_HANDSHAKE)
+        why = ST_LG_FAIL_TLS;
+    if (s->lg->o.verbose) {
+        unsigned long e = s->tls ? bufferevent_get_openssl_error(s->bev) : 0;
+        if (e)
+            ERR_error_string_n(e, detail, sizeof detail);
+        else if (what & BEV_EVENT_ERROR)
+            snprintf(detail, sizeof detail, "%s", strerror(EVUTIL_SOCKET_ERROR()));
+        else if (what & BEV_EVENT_EOF)
+            snprintf(detail, sizeof detail, "EOF");
+    }
+    st_lg_fail(s, why, detail[0] ? detail : NULL);
+}
+
+static void st_lg_start_one(struct st_lg *lg)
+{
+    struct st_lg_sess *s = st_lg_xcalloc(1, sizeof *s);
+    s->lg = lg;
+    s->index = lg->o.first_user + lg->next_user++;
+    s->slot = -1;
+    s->state = ST_LG_CONNECTING;
+    s->t_start = st_lg_now();
+    lg->in_flight++;
+    evutil_socket_t fd = socket(lg->addr.ss_family, SOCK_STREAM, 0);
+    if (fd < 0) {
+        st_lg_fail(s, ST_LG_FAIL_CONNECT, strerror(errno));
+        return;
+    }
+    evutil_make_socket_nonblocking(fd);
+    evutil_make_socket_closeonexec(fd);
+    /* no BEV_OPT_CLOSE_ON_FREE: the socket outlives this bufferevent when STARTTLS swaps it */
+    s->bev = bufferevent_socket_new(lg->base, fd, 0);
+    if (!s->bev) {
+        evutil_closesocket(fd);
+        st_lg_fail(s, ST_LG_FAIL_CONNECT, "bufferevent_socket_new");
+        return;
+    }
+    bufferevent_setcb(s->bev, st_lg_readcb, NULL, st_lg_eventcb, s);
+    struct timeval tv = {(time_t)lg->o.timeout, 0};
+    bufferevent_set_timeouts(s->bev, &tv, &tv);
+    bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+    if (bufferevent_socket_connect(s->bev, (struct sockaddr *)&lg->addr, (int)lg->addr_len) < 0)
+        st_lg_fail(s, ST_LG_FAIL_CONNECT, "connect");
+}
+
+/* Starts as many logins as concurrency and ramp allow. */
+static void st_lg_start_more(struct st_lg *lg)
+{
+    while (lg->next_user < lg->o.users && lg->in_flight < lg->o.concurrency) {
+        if (lg->o.ramp > 0) {
+            if (lg->tokens < 1)
+                break;
+            lg->tokens -= 1;
+        }
+        st_lg_start_one(lg);
+    }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Phases: logins, hold, the mode's run, finish                                             */
+
+static void st_lg_close_all(struct st_lg *lg)
+{
+    while (lg->n_online > 0)
+        st_lg_sess_free(lg->online[lg->n_online - 1]);
+}
+
+/* Ends the run: the mode reports, every session closes, the loop exits. */
+static void st_lg_finish(struct st_lg *lg)
+{
+    if (lg->mode->report_cb)
+        lg->mode->report_cb(lg);
+    fflush(stdout);
+    st_lg_close_all(lg);
+    event_base_loopexit(lg->base, NULL);
+}
+
+static void st_lg_after_hold(evutil_socket_t fd, short what, void *arg)
+{
+    struct st_lg *lg = arg;
+    (void)fd;
+    (void)what;
+    lg->rss_after = st_lg_rss_kib(lg->o.server_pid);
+    if (lg->o.server_pid > 0) {
+        double per = lg->n_online > 0 && lg->rss_before >= 0 && lg->rss_after >= 0
+                         ? (double)(lg->rss_after - lg->rss_before) / lg->n_online
+                         : 0;
+        printf("server_rss_before_kib=%ld server_rss_after_kib=%ld rss_per_session_kib=%.2f "
+               "sessions_held=%d\n",
+               lg->rss_before, lg->rss_after, per, lg->n_online);
+    }
+    printf("client_rss_kib=%ld sessions_dropped_during_hold=%d\n", st_lg_rss_kib((long)getpid()),
+           lg->fails[ST_LG_FAIL_CLOSED] + lg->fails[ST_LG_FAIL_PROTOCOL] -
+               lg->dropped_at_login_end);
+    fflush(stdout);
+    if (lg->mode->run_cb)
+        lg->mode->run_cb(lg);
+    else
+        st_lg_finish(lg);
+}
+
+/* Called whenever a login ends; once all are over, reports them and starts the hold. */
+static void st_lg_login_phase_check(struct st_lg *lg)
+{
+    if (lg->logins_done || lg->next_user < lg->o.users || lg->in_flight > 0)
+        return;
+    lg->logins_done = true;
+    lg->t_logins_done = st_lg_now();
+    double elapsed = lg->t_logins_done - lg->t_begin;
+    qsort(lg->login_lat, (size_t)lg->ok, sizeof *lg->login_lat, st_lg_cmp_double);
+    printf("mode=%s users=%d concurrency=%d tls=%s\n", lg->mode->name, lg->o.users,
+           lg->o.concurrency, lg->o.direct_tls ? "direct" : "starttls");
+    printf("logins_ok=%d logins_failed=%d login_rate_per_s=%.1f elapsed_s=%.3f\n", lg->ok,
+           lg->failed, elapsed > 0 ? lg->ok / elapsed : 0, elapsed);
+    printf("login_latency_p50_ms=%.2f login_latency_p99_ms=%.2f login_latency_max_ms=%.2f "
+           "pbkdf2_computed=%ld\n",
+           1e3 * st_lg_quantile(lg->login_lat, (size_t)lg->ok, 0.5),
+           1e3 * st_lg_quantile(lg->login_lat, (size_t)lg->ok, 0.99),
+           1e3 * st_lg_quantile(lg->login_lat, (size_t)lg->ok, 1.0), lg->pbkdf2_count);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double client_cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                        (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    printf("client_cpu_login_s=%.2f client_cpu_ms_per_login=%.3f\n", client_cpu,
+           lg->ok > 0 ? 1e3 * client_cpu / lg->ok : 0);
+    if (lg->o.server_pid > 0) {
+        long long cpu = st_lg_cpu_ticks(lg->o.server_pid);
+        double cpu_s = cpu >= 0 && lg->cpu_login_before >= 0
+                           ? (double)(cpu - lg->cpu_login_before) / (double)sysconf(_SC_CLK_TCK)
+                           : -1;
+        printf("server_cpu_login_s=%.2f server_cpu_ms_per_login=%.3f\n", cpu_s,
+               lg->ok > 0 && cpu_s >= 0 ? 1e3 * cpu_s / lg->ok : 0);
+    }
+    for (int i = 0; i < ST_LG_FAIL_COUNT; i++)
+        if (lg->fails[i])
+            printf("fail_%s=%d\n", st_lg_fail_names[i], lg->fails[i]);
+    fflush(stdout);
+    lg->dropped_at_login_end = lg->fails[ST_LG_FAIL_CLOSED] + lg->fails[ST_LG_FAIL_PROTOCOL];
+    struct timeval tv = {(time_t)lg->o.hold,
+                         (suseconds_t)((lg->o.hold - (double)(time_t)lg->o.hold) * 1e6)};
+    event_base_once(lg->base, -1, EV_TIMEOUT, st_lg_after_hold, lg, &tv);
+}
+
+/* Every 10 ms: refill the ramp budget, start logins, print progress once a second. */
+static void st_lg_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct st_lg *lg = arg;
+    (void)fd;
+    (void)what;
+    double now = st_lg_now();
+    if (lg->o.ramp > 0) {
+        lg->tokens += lg->o.ramp * (now - lg->t_last_tick);
+        if (lg->tokens > lg->o.concurrency)
+            lg->tokens = lg->o.concurrency;
+    }
+    if (now - lg->t_last_progress >= 1.0) {
+        lg->t_last_progress = now;
+        if (!lg->logins_done)
+            fprintf(stderr, "loadgen: %.1fs ok=%d failed=%d in_flight=%d\n", now - lg->t_begin,
+                    lg->ok, lg->failed, lg->in_flight);
+    }
+    lg->t_last_tick = now;
+    st_lg_start_more(lg);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Modes                                                                                    */
+
+static const struct st_lg_mode st_lg_mode_login = {
+    .name = "login",
+};
+
+/* chat: every online user sends 1:1 messages to random online users; latency from the body */
+struct st_lg_chat {
+    struct event *timer;
+    double t_start, t_stop, t_end, t_last, budget;
+    uint64_t rng;
+    long sent, delivered, errors;
+    double *lat; /* seconds */
+    size_t n_lat, cap_lat;
+    long long cpu_before, cpu_after;
+    char *pad;
+};
+
+static uint64_t st_lg_rand(uint64_t *x)
+{
+    /* xorshift64*: uniform enough to pick senders and recipients */
+    *x ^= *x >> 12;
+    *x ^= *x << 25;
+    *x ^= *x >> 27;
+    return *x * 2685821657736338717ull;
+}
+
+static void st_lg_chat_end(struct st_lg *lg)
+{
+    struct st_lg_chat *c = lg->mode_state;
+    c->t_end = st_lg_now();
+    c->cpu_after = st_lg_cpu_ticks(lg->o.server_pid);
+    event_free(c->timer);
+    c->timer = NULL;
+    st_lg_finish(lg);
+}
+
+static void st_lg_chat_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct st_lg *lg = arg;
+    struct st_lg_chat *c = lg->mode_state;
+    (void)fd;
+    (void)what;
+    double now = st_lg_now();
+    if (now >= c->t_stop) {
+        /* drain: wait until everything sent is answered, or 5 seconds */
+        if (c->delivered + c->errors >= c->sent || now >= c->t_stop + 5.0 || lg->n_online < 2)
+            st_lg_chat_end(lg);
+        return;
+    }
+    c->budget += lg->o.chat_rate * (now - c->t_last);
+    c->t_last = now;
+    char to[256];
+    while (c->budget >= 1 && lg->n_online >= 2) {
+        c->budget -= 1;
+        int a = (int)(st_lg_rand(&c->rng) % (uint64_t)lg->n_online);
+        int b = (int)(st_lg_rand(&c->rng) % (uint64_t)(lg->n_online - 1));
+        if (b >= a)
+            b++;
+        st_lg_user(lg, lg->online[b]->index, to, sizeof to);
+        st_lg_send(lg->online[a],
+                   "<message to='%s@%s' type='chat'><body>T=%" PRIu64 " %s</body></message>", to,
+                   lg->o.domain, st_lg_now_ns(), c->pad);
+        c->sent++;
+    }
+}
+
+static void st_lg_chat_run(struct st_lg *lg)
+{
+    struct st_lg_chat *c = st_lg_xcalloc(1, sizeof *c);
+    lg->mode_state = c;
+    c->pad = st_lg_xcalloc(1, (size_t)lg->o.chat_body + 1);
+    memset(c->pad, 'x', (size_t)lg->o.chat_body);
+    c->rng = st_lg_now_ns() | 1;
+    c->cpu_before = st_lg_cpu_ticks(lg->o.server_pid);
+    c->t_start = c->t_last = st_lg_now();
+    c->t_stop = c->t_start + lg->o.chat_duration;
+    c->timer = event_new(lg->base, -1, EV_PERSIST, st_lg_chat_tick, lg);
+    struct timeval tv = {0, 5000};
+    event_add(c->timer, &tv);
+}
+
+static bool st_lg_chat_stanza(struct st_lg *lg, struct st_lg_sess *s, const char *el, size_t len)
+{
+    struct st_lg_chat *c = lg->mode_state;
+    char type[16];
+    (void)s;
+    if (!c || !st_lg_is(el, len, "message"))
+        return true;
+    if (st_lg_attr(el, len, "type", type, sizeof type) && strcmp(type, "error") == 0) {
+        c->errors++;
+        return true;
+    }
+    size_t tl;
+    const char *t = st_lg_child_text(el, len, "body", &tl);
+    if (!t || tl < 3 || memcmp(t, "T=", 2) != 0)
+        return true;
+    uint64_t sent_ns = strtoull(t + 2, NULL, 10);
+    uint64_t now_ns = st_lg_now_ns();
+    if (c->n_lat == c->cap_lat) {
+        c->cap_lat = c->cap_lat ? c->cap_lat * 2 : 65536;
+        c->lat = realloc(c->lat, c->cap_lat * sizeof *c->lat);
+        if (!c->lat) {
+            fprintf(stderr, "loadgen: out of memory\n");
+            exit(2);
+        }
+    }
+    c->lat[c->n_lat++] = (double)(now_ns - sent_ns) / 1e9;
+    c->delivered++;
+    return true;
+}
+
+static void st_lg_chat_report(struct st_lg *lg)
+{
+    struct st_lg_chat *c = lg->mode_state;
+    if (!c)
+        return;
+    double span = (c->t_end < c->t_stop ? c->t_end : c->t_stop) - c->t_start;
+    qsort(c->lat, c->n_lat, sizeof *c->lat, st_lg_cmp_double);
+    printf("chat_sent=%ld chat_delivered=%ld chat_errors=%ld chat_lost=%ld "
+           "sessions_online_at_end=%d\n",
+           c->sent, c->delivered, c->errors, c->sent - c->delivered - c->errors, lg->n_online);
+    printf("delivered_msgs_per_s=%.1f latency_p50_ms=%.3f latency_p99_ms=%.3f "
+           "latency_max_ms=%.3f\n",
+           span > 0 ? c->delivered / span : 0, 1e3 * st_lg_quantile(c->lat, c->n_lat, 0.5),
+           1e3 * st_lg_quantile(c->lat, c->n_lat, 0.99),
+           1e3 * st_lg_quantile(c->lat, c->n_lat, 1.0));
+    if (lg->o.server_pid > 0 && c->cpu_before >= 0 && c->cpu_after >= 0) {
+        double us = (double)(c->cpu_after - c->cpu_before) * 1e6 / (double)sysconf(_SC_CLK_TCK);
+        printf("server_cpu_s_chat=%.2f server_cpu_us_per_msg=%.1f\n", us / 1e6,
+               c->delivered > 0 ? us / (double)c->delivered : 0);
+    }
+    free(c->lat);
+    free(c->pad);
+    free(c);
+    lg->mode_state = NULL;
+}
+
+static const struct st_lg_mode st_lg_mode_chat = {
+    .name = "chat",
+    .run_cb = st_lg_chat_run,
+    .stanza_cb = st_lg_chat_stanza,
+    .report_cb = st_lg_chat_report,
+};
+
+static const struct st_lg_mode *const st_lg_modes[] = {&st_lg_mode_login, &st_lg_mode_chat};
+
+/* ---------------------------------------------------------------------------------------- */
+/* Command line                                                                             */
+
+static void st_lg_usage(FILE *f)
+{
+    fprintf(f, "usage: loadgen [options]\n"
+               "  --host ADDR          server address (127.0.0.1)\n"
+               "  --port N             server port (5222)\n"
+               "  --domain D           XMPP domain, also the TLS SNI (localhost)\n"
+               "  --users N            sessions to open (100)\n"
+               "  --first-user N       number of the first user (1)\n"
+               "  --user-format F      user name format with one %%d (bench%%d)\n"
+               "  --password P         password of every user (bench)\n"
+               "  --resource R         resource to bind (loadgen)\n"
+               "  --concurrency K      logins in flight at once (100)\n"
+               "  --ramp R             at most R new connections per second (0 = no limit)\n"
+               "  --hold S             seconds to stay idle after the logins (5)\n"
+               "  --timeout S          seconds a login may take (60)\n"
+               "  --server-pid PID     read the server's VmRSS and CPU time from /proc\n"
+               "  --direct-tls         TLS from the first byte (XEP-0368) instead of STARTTLS\n"
+               "  --plain              SASL PLAIN instead of SCRAM-SHA-256\n"
+               "  --plain-fallback     SASL PLAIN when SCRAM-SHA-256 is not offered\n"
+               "  --mode M             login (default) or chat\n"
+               "  --rate R             chat: messages per second, all users together (1000)\n"
+               "  --duration S         chat: seconds of sending (10)\n"
+               "  --body-size B        chat: padding bytes per body (32)\n"
+               "  --verbose            say why each failed session failed (stderr)\n");
+}
+
+static double st_lg_num(const char *arg, const char *name, double min, double max)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(arg, &end);
+    if (errno || *end || end == arg || v < min || v > max) {
+        fprintf(stderr, "loadgen: bad value for --%s: %s (%g..%g)\n", name, arg, min, max);
+        exit(1);
+    }
+    return v;
+}
+
+static void st_lg_parse(struct st_lg *lg, int argc, char **argv)
+{
+    enum {
+        O_HOST = 256,
+        O_PORT,
+        O_DOMAIN,
+        O_USERS,
+        O_FIRST,
+        O_UFMT,
+        O_PASS,
+        O_RES,
+        O_CONC,
+        O_RAMP,
+        O_HOLD,
+        O_TIMEOUT,
+        O_PID,
+        O_DTLS,
+        O_PLAIN,
+        O_PLAINFB,
+        O_MODE,
+        O_RATE,
+        O_DUR,
+        O_BODY,
+        O_VERBOSE,
+        O_HELP
+    };
+    static const struct option longopts[] = {
+        {"host", 1, NULL, O_HOST},
+        {"port", 1, NULL, O_PORT},
+        {"domain", 1, NULL, O_DOMAIN},
+        {"users", 1, NULL, O_USERS},
+        {"first-user", 1, NULL, O_FIRST},
+        {"user-format", 1, NULL, O_UFMT},
+        {"password", 1, NULL, O_PASS},
+        {"resource", 1, NULL, O_RES},
+        {"concurrency", 1, NULL, O_CONC},
+        {"ramp", 1, NULL, O_RAMP},
+        {"hold", 1, NULL, O_HOLD},
+        {"timeout", 1, NULL, O_TIMEOUT},
+        {"server-pid", 1, NULL, O_PID},
+        {"direct-tls", 0, NULL, O_DTLS},
+        {"plain", 0, NULL, O_PLAIN},
+        {"plain-fallback", 0, NULL, O_PLAINFB},
+        {"mode", 1, NULL, O_MODE},
+        {"rate", 1, NULL, O_RATE},
+        {"duration", 1, NULL, O_DUR},
+        {"body-size", 1, NULL, O_BODY},
+        {"verbose", 0, NULL, O_VERBOSE},
+        {"help", 0, NULL, O_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    struct st_lg_opts *o = &lg->o;
+    *o = (struct st_lg_opts){
+        .host = "127.0.0.1",
+        .port = 5222,
+        .domain = "localhost",
+        .user_format = "bench%d",
+        .password = "bench",
+        .resource = "loadgen",
+        .mode = "login",
+        .users = 100,
+        .first_user = 1,
+        .concurrency = 100,
+        .hold = 5,
+        .timeout = 60,
+        .sasl = ST_LG_SASL_SCRAM,
+        .chat_rate = 1000,
+        .chat_duration = 10,
+        .chat_body = 32,
+    };
+    int ch;
+    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case O_HOST:
+            o->host = optarg;
+            break;
+        case O_PORT:
+            o->port = (int)st_lg_num(optarg, "port", 1, 65535);
+            break;
+        case O_DOMAIN:
+            o->domain = optarg;
+            break;
+        case O_USERS:
+            o->users = (int)st_lg_num(optarg, "users", 1, 1000000);
+            break;
+        case O_FIRST:
+            o->first_user = (int)st_lg_num(optarg, "first-user", 0, INT_MAX / 2);
+            break;
+        case O_UFMT:
+            o->user_format = optarg;
+            break;
+        case O_PASS:
+            o->password = optarg;
+            break;
+        case O_RES:
+            o->resource = optarg;
+            break;
+        case O_CONC:
+            o->concurrency = (int)st_lg_num(optarg, "concurrency", 1, 1000000);
+            break;
+        case O_RAMP:
+            o->ramp = st_lg_num(optarg, "ramp", 0, 1e9);
+            break;
+        case O_HOLD:
+            o->hold = st_lg_num(optarg, "hold", 0, 86400);
+            break;
+        case O_TIMEOUT:
+            o->timeout = st_lg_num(optarg, "timeout", 1, 86400);
+            break;
+        case O_PID:
+            o->server_pid = (long)st_lg_num(optarg, "server-pid", 1, 1e9);
+            break;
+        case O_DTLS:
+            o->direct_tls = true;
+            break;
+        case O_PLAIN:
+            o->sasl = ST_LG_SASL_PLAIN;
+            break;
+        case O_PLAINFB:
+            o->sasl = ST_LG_SASL_SCRAM_OR_PLAIN;
+            break;
+        case O_MODE:
+            o->mode = optarg;
+            break;
+        case O_RATE:
+            o->chat_rate = st_lg_num(optarg, "rate", 0.001, 1e9);
+            break;
+        case O_DUR:
+            o->chat_duration = st_lg_num(optarg, "duration", 0, 86400);
+            break;
+        case O_BODY:
+            o->chat_body = (int)st_lg_num(optarg, "body-size", 0, 65536);
+            break;
+        case O_VERBOSE:
+            o->verbose = true;
+            break;
+        case O_HELP:
+        case 'h':
+            st_lg_usage(stdout);
+            exit(0);
+        default:
+            st_lg_usage(stderr);
+            exit(1);
+        }
+    }
+    if (optind < argc) {
+        st_lg_usage(stderr);
+        exit(1);
+    }
+    /* the format reaches snprintf: allow exactly one %d and nothing else */
+    const char *pct = strchr(o->user_format, '%');
+    if (!pct || pct[1] != 'd' || strchr(pct + 2, '%')) {
+        fprintf(stderr, "loadgen: --user-format needs exactly one %%d\n");
+        exit(1);
+    }
+    for (const char *p = o->user_format; *p; p++)
+        if (*p == ',' || *p == '=' || *p == '\'' || *p == '<' || *p == '&' || *p == '"') {
+            fprintf(stderr, "loadgen: --user-format may not hold , = ' \" < &\n");
+            exit(1);
+        }
+    lg->mode = NULL;
+    for (size_t i = 0; i < sizeof st_lg_modes / sizeof st_lg_modes[0]; i++)
+        if (strcmp(st_lg_modes[i]->name, o->mode) == 0)
+            lg->mode = st_lg_modes[i];
+    if (!lg->mode) {
+        fprintf(stderr, "loadgen: unknown --mode %s\n", o->mode);
+        exit(1);
+    }
+    if (strpbrk(o->domain, "'\"<&") || strpbrk(o->resource, "'\"<&")) {
+        fprintf(stderr, "loadgen: --domain and --resource may not hold ' \" < &\n");
+        exit(1);
+    }
+}
+
+static void st_lg_raise_nofile(const struct st_lg *lg)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur != RLIM_INFINITY && (rlim_t)lg->o.users + 32 > rl.rlim_cur)
+        fprintf(stderr, "loadgen: warning: %d users but only %llu file descriptors\n", lg->o.users,
+                (unsigned long long)rl.rlim_cur);
+}
+
+int main(int argc, char **argv)
+{
+    struct st_lg *lg = st_lg_xcalloc(1, sizeof *lg);
+    st_lg_parse(lg, argc, argv);
+    st_lg_raise_nofile(lg);
+
+    struct sockaddr_in *sin = (struct sockaddr_in *)&lg->addr;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&lg->addr;
+    if (inet_pton(AF_INET, lg->o.host, &sin->sin_addr) == 1) {
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((uint16_t)lg->o.port);
+        lg->addr_len = sizeof *sin;
+    } else if (inet_pton(AF_INET6, lg->o.host, &sin6->sin6_addr) == 1) {
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((uint16_t)lg->o.port);
+        lg->addr_len = sizeof *sin6;
+    } else {
+        fprintf(stderr, "loadgen: --host must be a numeric address: %s\n", lg->o.host);
+        return 1;
+    }
+
+    lg->ssl = SSL_CTX_new(TLS_client_method());
+    if (!lg->ssl) {
+        fprintf(stderr, "loadgen: SSL_CTX_new failed\n");
+        return 2;
+    }
+    /* benchmark peers use throwaway self-signed certificates: no verification */
+    SSL_CTX_set_verify(lg->ssl, SSL_VERIFY_NONE, NULL);
+    SSL_CTX_set_min_proto_version(lg->ssl, TLS1_2_VERSION);
+    /* every session does a full handshake, like real clients logging in for the first time */
+    SSL_CTX_set_session_cache_mode(lg->ssl, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_options(lg->ssl, SSL_OP_NO_TICKET);
+    /* idle sessions give their read/write buffers back: 10,000 sessions stay small */
+    SSL_CTX_set_mode(lg->ssl, SSL_MODE_RELEASE_BUFFERS);
+
+    lg->base = event_base_new();
+    if (!lg->base) {
+        fprintf(stderr, "loadgen: event_base_new failed\n");
+        return 2;
+    }
+    lg->login_lat = st_lg_xcalloc((size_t)lg->o.users, sizeof *lg->login_lat);
+    lg->online = st_lg_xcalloc((size_t)lg->o.users, sizeof *lg->online);
+    lg->rss_before = st_lg_rss_kib(lg->o.server_pid);
+    if (lg->o.server_pid > 0 && lg->rss_before < 0) {
+        fprintf(stderr, "loadgen: cannot read /proc/%ld/status\n", lg->o.server_pid);
+        return 1;
+    }
+    lg->cpu_login_before = st_lg_cpu_ticks(lg->o.server_pid);
+    lg->t_begin = lg->t_last_tick = st_lg_now();
+    lg->tokens = lg->o.ramp > 0 ? 1 : 0;
+
+    lg->tick = event_new(lg->base, -1, EV_PERSIST, st_lg_tick, lg);
+    struct timeval tv = {0, 10000};
+    event_add(lg->tick, &tv);
+    st_lg_start_more(lg);
+    event_base_dispatch(lg->base);
+
+    event_free(lg->tick);
+    st_lg_close_all(lg);
+    event_base_free(lg->base);
+    SSL_CTX_free(lg->ssl);
+    free(lg->login_lat);
+    free(lg->online);
+    int rc = lg->failed > 0 ? 3 : lg->exit_code;
+    OPENSSL_cleanse(lg->scram_cache, sizeof lg->scram_cache);
+    free(lg);
+    return rc;
+}
