@@ -7,6 +7,7 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/rand.h>
@@ -75,6 +76,10 @@ struct st_conn_link {
     struct st_conn_link *prev, *next;
 };
 static struct st_conn_link *st_conns;
+/* Every few seconds the parsers of streams idle since the last sweep give their memory back. */
+#define ST_COMPACT_INTERVAL 5
+static struct event *st_compact_timer;
+static size_t st_conns_at_last_trim;
 
 static void st_c2s_teardown(struct st_session *s);
 static void st_c2s_pump(struct st_session *s);
@@ -83,8 +88,30 @@ static bool st_c2s_after_feed(struct st_session *s, enum st_xml_stream_status st
 
 /* ---- settings ---- */
 
+static void st_c2s_compact_idle(evutil_socket_t fd, short what, void *arg)
+{
+    time_t cutoff = time(NULL) - ST_COMPACT_INTERVAL;
+    size_t compacted = 0;
+    for (struct st_conn_link *l = st_conns; l != NULL; l = l->next) {
+        struct st_session *s = l->s;
+        if (!s->closed && s->xs != NULL && s->last_active <= cutoff && s->holds == 0 &&
+            st_xml_stream_compact(s->xs))
+            compacted++;
+    }
+    /* Freed parsers and closed connections leave holes inside the heap: give those pages back
+       (only when there is something to give, as trimming walks the heap). */
+    if (compacted > 0 || st_nconnections + 64 < st_conns_at_last_trim)
+        malloc_trim(0);
+    st_conns_at_last_trim = st_nconnections;
+}
+
 void st_c2s_configure(const struct st_config *cfg, struct st_tls_server *tls)
 {
+    if (st_compact_timer == NULL && st_server != NULL && st_server->base != NULL) {
+        st_compact_timer = event_new(st_server->base, -1, EV_PERSIST, st_c2s_compact_idle, NULL);
+        struct timeval tv = {ST_COMPACT_INTERVAL, 0};
+        event_add(st_compact_timer, &tv);
+    }
     const struct st_config_limits *l = &cfg->limits;
     st_c2s.preauth.max_stanza = l->max_stanza_size_preauth;
     st_c2s.preauth.max_depth = (unsigned)l->max_depth;
@@ -375,6 +402,9 @@ static void st_throttle_free(struct st_hash **tablep)
 
 void st_c2s_cleanup(void)
 {
+    if (st_compact_timer != NULL)
+        event_free(st_compact_timer);
+    st_compact_timer = NULL;
     st_throttle_free(&st_fail_ip);
     st_throttle_free(&st_fail_account);
 }
