@@ -70,12 +70,8 @@ static unsigned long st_next_id;
 static size_t st_nconnections;
 static struct st_hash *st_fail_ip, *st_fail_account;
 
-/* Connections are also kept in a doubly linked list for shutdown. */
-struct st_conn_link {
-    struct st_session *s;
-    struct st_conn_link *prev, *next;
-};
-static struct st_conn_link *st_conns;
+/* Every open connection, linked through the sessions (for the idle sweep and shutdown). */
+static struct st_session *st_conns;
 /* Every few seconds the parsers of streams idle since the last sweep give their memory back. */
 #define ST_COMPACT_INTERVAL 5
 static struct event *st_compact_timer;
@@ -92,8 +88,7 @@ static void st_c2s_compact_idle(evutil_socket_t fd, short what, void *arg)
 {
     time_t cutoff = time(NULL) - ST_COMPACT_INTERVAL;
     size_t compacted = 0;
-    for (struct st_conn_link *l = st_conns; l != NULL; l = l->next) {
-        struct st_session *s = l->s;
+    for (struct st_session *s = st_conns; s != NULL; s = s->conn_next) {
         if (!s->closed && s->xs != NULL && s->last_active <= cutoff && s->holds == 0 &&
             st_xml_stream_compact(s->xs))
             compacted++;
@@ -291,18 +286,13 @@ void st_session_kick(struct st_session *s, const char *reason)
 
 static void st_conn_unlink(struct st_session *s)
 {
-    for (struct st_conn_link *l = st_conns; l != NULL; l = l->next) {
-        if (l->s == s) {
-            if (l->prev != NULL)
-                l->prev->next = l->next;
-            else
-                st_conns = l->next;
-            if (l->next != NULL)
-                l->next->prev = l->prev;
-            free(l);
-            return;
-        }
-    }
+    if (s->conn_prev != NULL)
+        s->conn_prev->conn_next = s->conn_next;
+    else
+        st_conns = s->conn_next;
+    if (s->conn_next != NULL)
+        s->conn_next->conn_prev = s->conn_prev;
+    s->conn_prev = s->conn_next = NULL;
 }
 
 /* Releases the connection: unbinds (the session-closed event fires), frees I/O state, drops the
@@ -1224,12 +1214,10 @@ void st_c2s_accept(int fd, const struct sockaddr *addr, socklen_t addrlen, bool 
     }
     (void)addrlen;
     st_nconnections++;
-    struct st_conn_link *l = st_calloc(1, sizeof(*l));
-    l->s = s;
-    l->next = st_conns;
+    s->conn_next = st_conns;
     if (st_conns != NULL)
-        st_conns->prev = l;
-    st_conns = l;
+        st_conns->conn_prev = s;
+    st_conns = s;
     s->xs = st_xml_stream_new(&st_c2s.preauth, &st_c2s_xml_cbs, s);
     s->timer = evtimer_new(st_server->base, st_c2s_auth_timeout, s);
     struct timeval tv = {st_c2s.auth_timeout, 0};
@@ -1244,13 +1232,23 @@ void st_c2s_accept(int fd, const struct sockaddr *addr, socklen_t addrlen, bool 
     st_c2s_setup_bev(s);
 }
 
+void st_c2s_close_all_now(void)
+{
+    while (st_conns != NULL) {
+        struct st_session *s = st_conns;
+        s->in_feed = false;
+        st_c2s_teardown(s);
+    }
+}
+
 size_t st_c2s_shutdown_all(void)
 {
-    struct st_conn_link *l = st_conns;
-    while (l != NULL) {
-        struct st_conn_link *next = l->next;
-        st_session_stream_error(l->s, ST_STREAM_ERR_SYSTEM_SHUTDOWN, NULL);
-        l = next;
+    struct st_session *s = st_conns;
+    while (s != NULL) {
+        /* the error may tear the connection down at once: step first */
+        struct st_session *next = s->conn_next;
+        st_session_stream_error(s, ST_STREAM_ERR_SYSTEM_SHUTDOWN, NULL);
+        s = next;
     }
     return st_nconnections;
 }

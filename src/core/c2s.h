@@ -17,6 +17,8 @@ void st_c2s_accept(int fd, const struct sockaddr *addr, socklen_t addrlen, bool 
 /* Ends every stream with system-shutdown (graceful: closing tags are flushed); returns how many
    connections are still open. */
 size_t st_c2s_shutdown_all(void);
+/* Cuts every remaining connection at once (at exit, after the graceful phase). */
+void st_c2s_close_all_now(void);
 /* Number of open client connections (any state). */
 size_t st_c2s_connections(void);
 /* Frees the module state (rate-limit tables) at exit. */

@@ -336,6 +336,7 @@ void st_server_stop(void)
 void st_server_cleanup(void)
 {
     st_control_close();
+    st_c2s_close_all_now();
     for (size_t i = 0; i < st_nlisteners; i++)
         st_listener_free(&st_listeners[i]);
     free(st_listeners);

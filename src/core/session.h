@@ -31,6 +31,7 @@ enum st_c2s_state {
 
 struct st_session {
     unsigned long id;              /* c2s#<id> in logs */
+    struct st_session *conn_prev, *conn_next; /* every open connection, for sweeps and shutdown */
     unsigned refs;                 /* the connection holds one; async callbacks hold one each */
     int fd;
     struct bufferevent *bev;
