@@ -75,6 +75,7 @@ static struct st_session *st_conns;
 /* Every few seconds the parsers of streams idle since the last sweep give their memory back. */
 #define ST_COMPACT_INTERVAL 5
 static struct event *st_compact_timer;
+/* Connection count when the heap was last trimmed, or the peak since. */
 static size_t st_conns_at_last_trim;
 
 static void st_c2s_teardown(struct st_session *s);
@@ -95,9 +96,8 @@ static void st_c2s_compact_idle(evutil_socket_t fd, short what, void *arg)
     }
     /* Freed parsers and closed connections leave holes inside the heap: give those pages back
        (only when there is something to give, as trimming walks the heap). */
-    if (compacted > 0 || st_nconnections + 64 < st_conns_at_last_trim)
+    if (compacted > 0)
         malloc_trim(0);
-    st_conns_at_last_trim = st_nconnections;
 }
 
 void st_c2s_configure(const struct st_config *cfg, struct st_tls_server *tls)
@@ -326,6 +326,13 @@ static void st_c2s_teardown(struct st_session *s)
     st_scram_server_free(&s->scram);
     st_nconnections--;
     st_conn_unlink(s);
+    /* After a wave of disconnects (a flood timed out, a restart of many clients), give the
+       memory back to the system instead of waiting for the next sweep. */
+    if (st_conns_at_last_trim > st_nconnections + 64 &&
+        st_nconnections < st_conns_at_last_trim / 2) {
+        malloc_trim(0);
+        st_conns_at_last_trim = st_nconnections;
+    }
     st_session_unref(&s);
 }
 
@@ -433,6 +440,7 @@ static void st_sasl_fail_counted(struct st_session *s, enum st_sasl_error err, c
             st_sasl_mech_name((enum st_sasl_mech)s->mech), s->authcid != NULL ? s->authcid : "",
             st_sasl_error_name(err));
     st_free(&s->authcid);
+    s->awaiting_initial = false;
     s->state = ST_C2S_FEATURES;
     struct st_strbuf buf = {0};
     st_strbuf_printf(&buf, "<failure xmlns='" ST_NS_SASL "'><%s/>", st_sasl_error_name(err));
@@ -624,11 +632,20 @@ static int st_sasl_decode(const struct st_xml *el, struct st_arena *arena, unsig
     return st_base64_decode(text, strlen(text), out, out_len);
 }
 
+/* The first message of the chosen mechanism, from <auth/> or from the first <response/>. */
+static void st_sasl_initial(struct st_session *s, const char *msg, size_t len)
+{
+    if ((enum st_sasl_mech)s->mech == ST_SASL_PLAIN)
+        st_sasl_plain(s, msg, len);
+    else
+        st_sasl_scram_first(s, msg, len);
+}
+
 static void st_sasl_element(struct st_session *s, struct st_arena *arena, struct st_xml *el)
 {
     if (s->ssl == NULL && st_c2s.require_tls) {
-        st_sasl_write(s, "failure", NULL, 0);
-        st_session_stream_error(s, ST_STREAM_ERR_POLICY_VIOLATION, "TLS is required");
+        /* RFC 6120 §6.5.4: the client may still negotiate TLS and try again */
+        st_sasl_fail(s, ST_SASL_ERR_ENCRYPTION_REQUIRED, "negotiate TLS first");
         return;
     }
     if (strcmp(el->name, "abort") == 0) {
@@ -653,23 +670,33 @@ static void st_sasl_element(struct st_session *s, struct st_arena *arena, struct
                          "too many failed attempts from your address; try again later");
             return;
         }
+        s->mech = (int)mech;
+        s->state = ST_C2S_SASL;
+        if (el->children == NULL) {
+            /* no initial response (RFC 6120 §6.4.2): ask for it with an empty challenge */
+            s->awaiting_initial = true;
+            st_sasl_write(s, "challenge", NULL, 0);
+            return;
+        }
         if (st_sasl_decode(el, arena, &msg, &len) != 0) {
             st_sasl_fail(s, ST_SASL_ERR_INCORRECT_ENCODING, NULL);
             return;
         }
-        s->mech = (int)mech;
-        s->state = ST_C2S_SASL;
-        if (mech == ST_SASL_PLAIN)
-            st_sasl_plain(s, (const char *)msg, len);
-        else
-            st_sasl_scram_first(s, (const char *)msg, len);
+        st_sasl_initial(s, (const char *)msg, len);
     } else if (strcmp(el->name, "response") == 0) {
-        if (s->state != ST_C2S_SASL || s->scram == NULL) {
+        if (s->state != ST_C2S_SASL || (s->scram == NULL && !s->awaiting_initial)) {
             st_sasl_fail(s, ST_SASL_ERR_MALFORMED_REQUEST, "no exchange is running");
             return;
         }
         if (st_sasl_decode(el, arena, &msg, &len) != 0) {
             st_sasl_fail(s, ST_SASL_ERR_INCORRECT_ENCODING, NULL);
+            return;
+        }
+        if (s->awaiting_initial) {
+            s->awaiting_initial = false;
+            st_sasl_initial(s, (const char *)msg, len);
+            st_memzero(msg, len);
+            free(msg);
             return;
         }
         enum st_sasl_error err;
@@ -1214,6 +1241,8 @@ void st_c2s_accept(int fd, const struct sockaddr *addr, socklen_t addrlen, bool 
     }
     (void)addrlen;
     st_nconnections++;
+    if (st_nconnections > st_conns_at_last_trim)
+        st_conns_at_last_trim = st_nconnections;
     s->conn_next = st_conns;
     if (st_conns != NULL)
         st_conns->conn_prev = s;

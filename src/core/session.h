@@ -60,6 +60,7 @@ struct st_session {
     struct st_scram_server *scram;
     int mech;                      /* enum st_sasl_mech */
     char *authcid;                 /* prepared username during and after SASL */
+    bool awaiting_initial;         /* <auth/> came without an initial response */
     unsigned sasl_failures;
 
     /* bound */
