@@ -13,3 +13,19 @@ check_LTLIBRARIES += tests/modules/mod_hello.la
 tests_modules_mod_hello_la_SOURCES = tests/modules/mod_hello.c
 tests_modules_mod_hello_la_CPPFLAGS = -I$(top_srcdir)/include
 tests_modules_mod_hello_la_LDFLAGS = -module -avoid-version -shared -rpath /nowhere
+
+check_LTLIBRARIES += tests/modules/mod_badabi.la
+tests_modules_mod_badabi_la_SOURCES = tests/modules/mod_badabi.c
+tests_modules_mod_badabi_la_CPPFLAGS = -I$(top_srcdir)/include
+tests_modules_mod_badabi_la_LDFLAGS = -module -avoid-version -shared -rpath /nowhere
+
+if HAVE_CHECK
+check_PROGRAMS += tests/unit/test_module
+tests_unit_test_module_SOURCES = tests/unit/test_module.c
+tests_unit_test_module_CFLAGS = $(ST_UNIT_CFLAGS) -DST_TEST_BUILDDIR='"$(abs_top_builddir)"'
+tests_unit_test_module_LDADD = $(ST_DEP_LIBS) $(CHECK_LIBS)
+tests_unit_test_module_DEPENDENCIES = libstarling.la
+tests_unit_test_module_LDFLAGS = -export-dynamic \
+	-Wl,--whole-archive,$(top_builddir)/.libs/libstarling.a,--no-whole-archive
+TESTS += tests/unit/test_module
+endif

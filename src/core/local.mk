@@ -10,8 +10,12 @@ libstarling_la_SOURCES += \
 
 sbin_PROGRAMS += starlingd
 starlingd_SOURCES = src/core/main.c
-starlingd_LDADD = libstarling.la $(ST_DEP_LIBS)
-starlingd_LDFLAGS = -export-dynamic
+# The whole library goes in and is exported, so a module in a shared object finds every
+# function of the public API, whether or not the daemon itself calls it.
+starlingd_LDADD = $(ST_DEP_LIBS)
+starlingd_DEPENDENCIES = libstarling.la
+starlingd_LDFLAGS = -export-dynamic \
+	-Wl,--whole-archive,$(top_builddir)/.libs/libstarling.a,--no-whole-archive
 
 # Storage (SQLite/PostgreSQL), worker pool, accounts (storage helper)
 libstarling_la_SOURCES += \
