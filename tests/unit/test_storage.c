@@ -473,7 +473,7 @@ START_TEST(test_pg_queue_many)
     st_fx_open(&fx);
     enum { N = 200 };
     static struct st_fx_result r[N];
-    char vals[N][8];
+    char vals[N][12];
     for (int i = 0; i < N; i++) {
         memset(&r[i], 0, sizeof(r[i]));
         snprintf(vals[i], sizeof(vals[i]), "%d", i);
