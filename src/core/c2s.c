@@ -328,7 +328,7 @@ static void st_c2s_teardown(struct st_session *s)
     st_conn_unlink(s);
     /* After a wave of disconnects (a flood timed out, a restart of many clients), give the
        memory back to the system instead of waiting for the next sweep. */
-    if (st_conns_at_last_trim > st_nconnections + 64 &&
+    if (st_conns_at_last_trim > st_nconnections + 16 &&
         st_nconnections < st_conns_at_last_trim / 2) {
         malloc_trim(0);
         st_conns_at_last_trim = st_nconnections;
