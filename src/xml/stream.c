@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <strings.h>
 #include <sys/random.h>
 
@@ -101,6 +102,10 @@ struct st_xml_stream {
     struct st_strbuf kept;  /* bytes not yet given to expat: while suspended, or carried over
                                from a parser that was renewed */
     size_t kept_off;
+    /* expat's memory comes first from this private mapping, so that freeing an idle parser
+       gives whole pages back instead of leaving holes between other sessions' objects */
+    char *region;
+    size_t region_used;
 };
 
 /* ---- memory accounting: expat's allocator has no context pointer, so the stream whose parser
@@ -110,11 +115,35 @@ static _Thread_local struct st_xml_stream *st_expat_owner;
 
 #define ST_MM_HEAD ((size_t)alignof(max_align_t))
 
+/* Size of a parser's private mapping: what expat needs between ordinary stanzas (about 13 KB);
+   anything beyond comes from the heap. */
+#define ST_EXPAT_REGION (16 * 1024)
+
+static bool st_in_region(const struct st_xml_stream *s, const void *p)
+{
+    return s != NULL && s->region != NULL && (const char *)p >= s->region &&
+           (const char *)p < s->region + ST_EXPAT_REGION;
+}
+
+/* Bump allocation inside the owner's region; NULL when it does not fit. */
+static char *st_region_alloc(struct st_xml_stream *s, size_t total)
+{
+    if (s == NULL || s->region == NULL)
+        return NULL;
+    size_t at = (s->region_used + ST_MM_HEAD - 1) / ST_MM_HEAD * ST_MM_HEAD;
+    if (at > ST_EXPAT_REGION || ST_EXPAT_REGION - at < total)
+        return NULL;
+    s->region_used = at + total;
+    return s->region + at;
+}
+
 static void *st_expat_malloc(size_t size)
 {
     if (size > SIZE_MAX - ST_MM_HEAD)
         return NULL;
-    char *p = st_malloc(ST_MM_HEAD + size);
+    char *p = st_region_alloc(st_expat_owner, ST_MM_HEAD + size);
+    if (p == NULL)
+        p = st_malloc(ST_MM_HEAD + size);
     memcpy(p, &size, sizeof(size));
     if (st_expat_owner != NULL)
         st_expat_owner->expat_mem += size;
@@ -130,7 +159,9 @@ static void st_expat_free(void *ptr)
     memcpy(&size, p, sizeof(size));
     if (st_expat_owner != NULL)
         st_expat_owner->expat_mem -= size;
-    free(p);
+    /* region blocks go away with the whole mapping */
+    if (!st_in_region(st_expat_owner, p))
+        free(p);
 }
 
 static void *st_expat_realloc(void *ptr, size_t size)
@@ -142,10 +173,25 @@ static void *st_expat_realloc(void *ptr, size_t size)
     char *p = (char *)ptr - ST_MM_HEAD;
     size_t old;
     memcpy(&old, p, sizeof(old));
-    p = st_realloc(p, ST_MM_HEAD + size);
+    struct st_xml_stream *s = st_expat_owner;
+    if (st_in_region(s, p)) {
+        /* the last block of the region grows in place; others move */
+        if (p + ST_MM_HEAD + old == s->region + s->region_used &&
+            (size_t)(p - s->region) + ST_MM_HEAD + size <= ST_EXPAT_REGION) {
+            s->region_used = (size_t)(p - s->region) + ST_MM_HEAD + size;
+        } else {
+            char *q = st_region_alloc(s, ST_MM_HEAD + size);
+            if (q == NULL)
+                q = st_malloc(ST_MM_HEAD + size);
+            memcpy(q + ST_MM_HEAD, p + ST_MM_HEAD, old < size ? old : size);
+            p = q;
+        }
+    } else {
+        p = st_realloc(p, ST_MM_HEAD + size);
+    }
     memcpy(p, &size, sizeof(size));
-    if (st_expat_owner != NULL)
-        st_expat_owner->expat_mem = st_expat_owner->expat_mem - old + size;
+    if (s != NULL)
+        s->expat_mem = s->expat_mem - old + size;
     return p + ST_MM_HEAD;
 }
 
@@ -649,6 +695,12 @@ static unsigned long st_xml_salt(void)
 
 static void st_xml_parser_create(struct st_xml_stream *s)
 {
+    ST_ASSERT(s->region == NULL);
+    void *region = mmap(NULL, ST_EXPAT_REGION, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                        -1, 0);
+    /* without a mapping expat simply uses the heap */
+    s->region = region != MAP_FAILED ? region : NULL;
+    s->region_used = 0;
     struct st_xml_stream *prev = st_expat_enter(s);
     XML_Parser p = XML_ParserCreate_MM("UTF-8", &st_expat_mm, st_ns_sep);
     st_expat_leave(prev);
@@ -684,6 +736,10 @@ static void st_xml_free_parser(struct st_xml_stream *s)
     XML_ParserFree(s->parser);
     st_expat_leave(prev);
     s->parser = NULL;
+    if (s->region != NULL)
+        munmap(s->region, ST_EXPAT_REGION);
+    s->region = NULL;
+    s->region_used = 0;
 }
 
 /* Frees the parser and any half-built element or kept input: a stopped or failed stream holds

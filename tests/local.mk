@@ -1,0 +1,24 @@
+# SPDX-License-Identifier: ISC
+# Integration tests: the real starlingd driven by raw-socket and slixmpp clients, per backend.
+
+# Where tests/integration/run.sh finds what the build made (the source tree may be elsewhere).
+AM_TESTS_ENVIRONMENT = \
+	ST_BUILDDIR='$(abs_top_builddir)'; export ST_BUILDDIR; \
+	STARLINGD='$(abs_top_builddir)/starlingd'; export STARLINGD; \
+	STARLINGCTL='$(abs_top_builddir)/starlingctl'; export STARLINGCTL; \
+	ST_MODULE_PATH='$(abs_top_builddir)/tests/modules/.libs'; export ST_MODULE_PATH;
+
+dist_check_SCRIPTS += tests/integration/run.sh
+EXTRA_DIST += \
+	tests/integration/harness.py \
+	tests/integration/rawxmpp.py \
+	tests/integration/runner.py \
+	tests/integration/test_auth.py \
+	tests/integration/test_badinput.py \
+	tests/integration/test_ctl.py \
+	tests/integration/test_lifecycle.py \
+	tests/integration/test_routing.py \
+	tests/integration/test_services.py \
+	tests/integration/test_slixmpp.py \
+	tests/integration/test_storage.py
+TESTS += tests/integration/run.sh
