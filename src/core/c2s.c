@@ -88,16 +88,22 @@ static bool st_c2s_after_feed(struct st_session *s, enum st_xml_stream_status st
 static void st_c2s_compact_idle(evutil_socket_t fd, short what, void *arg)
 {
     time_t cutoff = time(NULL) - ST_COMPACT_INTERVAL;
-    size_t compacted = 0;
+    size_t compacted = 0, idle = 0;
     for (struct st_session *s = st_conns; s != NULL; s = s->conn_next) {
-        if (!s->closed && s->xs != NULL && s->last_active <= cutoff && s->holds == 0 &&
-            st_xml_stream_compact(s->xs))
-            compacted++;
+        if (!s->closed && s->xs != NULL && s->last_active <= cutoff && s->holds == 0) {
+            idle++;
+            if (st_xml_stream_compact(s->xs))
+                compacted++;
+        }
     }
+    st_debug("c2s: sweep: %zu connections, %zu idle, %zu compacted", st_nconnections, idle,
+             compacted);
     /* Freed parsers and closed connections leave holes inside the heap: give those pages back
        (only when there is something to give, as trimming walks the heap). */
-    if (compacted > 0)
+    if (compacted > 0) {
+        st_debug("c2s: compacted %zu idle parsers", compacted);
         malloc_trim(0);
+    }
 }
 
 void st_c2s_configure(const struct st_config *cfg, struct st_tls_server *tls)
@@ -158,6 +164,7 @@ void st_session_unref(struct st_session **sp)
         return;
     ST_ASSERT(s->closed);
     st_jid_free(&s->jid);
+    st_jid_free(&s->peer_from);
     st_stanza_unref(&s->presence);
     st_scram_server_free(&s->scram);
     st_free(&s->authcid);
@@ -201,6 +208,29 @@ void st_session_send(struct st_session *s, struct st_stanza *st)
     st_c2s_write_xml(s, st->root);
 }
 
+/* Appends text as the content of a single-quoted attribute. */
+static void st_put_attr_escaped(struct st_strbuf *b, const char *text)
+{
+    for (const char *p = text; *p != '\0'; p++) {
+        switch (*p) {
+        case '\'':
+            st_strbuf_puts(b, "&apos;");
+            break;
+        case '&':
+            st_strbuf_puts(b, "&amp;");
+            break;
+        case '<':
+            st_strbuf_puts(b, "&lt;");
+            break;
+        case '>':
+            st_strbuf_puts(b, "&gt;");
+            break;
+        default:
+            st_strbuf_append(b, p, 1);
+        }
+    }
+}
+
 static void st_c2s_send_header(struct st_session *s, const char *from)
 {
     if (s->header_sent)
@@ -217,8 +247,13 @@ static void st_c2s_send_header(struct st_session *s, const char *from)
                      s->stream_id);
     if (from != NULL) {
         st_strbuf_puts(&buf, " from='");
-        /* host names are prepared domains: no quote or markup characters can occur */
-        st_strbuf_puts(&buf, from);
+        st_put_attr_escaped(&buf, from);
+        st_strbuf_puts(&buf, "'");
+    }
+    if (s->peer_from != NULL) {
+        /* RFC 6120 §4.7.2: echo the client's 'from' as 'to' */
+        st_strbuf_puts(&buf, " to='");
+        st_put_attr_escaped(&buf, s->peer_from->full);
         st_strbuf_puts(&buf, "'");
     }
     st_strbuf_puts(&buf, ">");
@@ -978,6 +1013,10 @@ static void st_c2s_open_cb(void *ctx, struct st_arena *arena, struct st_xml *el)
 {
     struct st_session *s = ctx;
     const char *to = st_xml_attr(el, "to");
+    const char *from = st_xml_attr(el, "from");
+    st_jid_free(&s->peer_from);
+    if (from != NULL)
+        s->peer_from = st_jid_new(from, strlen(from));
     char *domain = NULL;
     struct st_host *host = NULL;
     if (to != NULL && st_jid_prep_domain(to, strlen(to), &domain) == 0)

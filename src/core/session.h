@@ -52,6 +52,7 @@ struct st_session {
     unsigned port;
     char stream_id[24];
     char *lang;                    /* xml:lang of the stream */
+    struct st_jid *peer_from;      /* the 'from' of the client's stream header, if a valid JID */
     struct event *timer;           /* auth timeout, then close-after-error timeout */
     time_t last_active;
     time_t bound_at;

@@ -43,6 +43,15 @@ class Features(harness.TestCase):
         self.assertTrue(h.get('id'), 'the stream header has no id')
         self.assertIn("xmlns='jabber:client'", c.received.split('>')[1] + '>')
 
+    def test_stream_header_echoes_from_as_to(self):
+        # RFC 6120 §4.7.2: the response header's 'to' is the initiator's 'from'
+        c = self.client()
+        c.open_stream(extra=" from='Alice@LocalHost'")
+        self.assertEqual(c.stream_header.get('to'), 'alice@localhost')
+        d = self.client()
+        d.open_stream()
+        self.assertIsNone(d.stream_header.get('to'))
+
     def test_new_stream_id_on_each_restart(self):
         # RFC 6120 §4.7.3 / §5.4.3.3 / §6.4.6: every stream gets a fresh id
         c = self.client()
