@@ -17,19 +17,6 @@
 #include "lib/log.h"
 #include "lib/mem.h"
 
-/* Set by the build (Makefile.am AM_CPPFLAGS); these fallbacks serve direct compiles only. */
-#ifndef ST_SYSCONFDIR
-#define ST_SYSCONFDIR "/etc/starling"
-#endif
-#ifndef ST_LOCALSTATEDIR
-#define ST_LOCALSTATEDIR "/var"
-#endif
-#ifndef ST_RUNSTATEDIR
-#define ST_RUNSTATEDIR "/run"
-#endif
-#ifndef ST_MODULEDIR
-#define ST_MODULEDIR "/usr/lib/starling"
-#endif
 
 /* Option paths in messages are cut here; keys are bounded by the file size, not by this. */
 #define ST_CONFIG_PATH_MAX 256

@@ -75,10 +75,10 @@ endif
 # Unit tests of the lead's core units.
 if HAVE_CHECK
 check_PROGRAMS += tests/unit/test_router tests/unit/test_stanza
-tests_unit_test_router_SOURCES = tests/unit/test_router.c
+tests_unit_test_router_SOURCES = tests/unit/test_router.c tests/unit/stanza_fixture.h
 tests_unit_test_router_CFLAGS = $(ST_UNIT_CFLAGS)
 tests_unit_test_router_LDADD = $(ST_UNIT_LIBS)
-tests_unit_test_stanza_SOURCES = tests/unit/test_stanza.c
+tests_unit_test_stanza_SOURCES = tests/unit/test_stanza.c tests/unit/stanza_fixture.h
 tests_unit_test_stanza_CFLAGS = $(ST_UNIT_CFLAGS)
 tests_unit_test_stanza_LDADD = $(ST_UNIT_LIBS)
 TESTS += tests/unit/test_router tests/unit/test_stanza

@@ -14,18 +14,6 @@
 #ifndef ST_TEST_SRCDIR
 #define ST_TEST_SRCDIR "."
 #endif
-#ifndef ST_SYSCONFDIR
-#define ST_SYSCONFDIR "/etc/starling"
-#endif
-#ifndef ST_LOCALSTATEDIR
-#define ST_LOCALSTATEDIR "/var"
-#endif
-#ifndef ST_RUNSTATEDIR
-#define ST_RUNSTATEDIR "/run"
-#endif
-#ifndef ST_MODULEDIR
-#define ST_MODULEDIR "/usr/lib/starling"
-#endif
 
 #define DATA ST_TEST_SRCDIR "/tests/data/config/"
 

@@ -22,7 +22,7 @@
 #include "core/storage.h"
 #include "core/worker.h"
 #include "lib/mem.h"
-#include "xml/stream.h"
+#include "stanza_fixture.h"
 
 static struct st_server srv;
 static struct st_config cfg;
@@ -94,47 +94,10 @@ static void unbind_session(struct peer *p)
     st_session_unref(&p->s);
 }
 
-struct parsed {
-    struct st_arena *arena;
-    struct st_xml *el;
-};
-
-static void p_open(void *ctx, struct st_arena *arena, struct st_xml *el)
-{
-    st_arena_free(&arena);
-}
-
-static void p_stanza(void *ctx, struct st_arena *arena, struct st_xml *el)
-{
-    struct parsed *p = ctx;
-    p->arena = arena;
-    p->el = el;
-}
-
-static void p_close(void *ctx)
-{
-}
-
-static void p_error(void *ctx, enum st_xml_stream_error err, const char *detail)
-{
-    ck_abort_msg("parse error %d: %s", (int)err, detail ? detail : "");
-}
-
-/* Parses one stanza with the real stream parser. */
 static struct st_stanza *parse(const char *xml)
 {
-    static const struct st_xml_stream_cbs cbs = {p_open, p_stanza, p_close, p_error};
-    struct st_xml_stream_limits limits = {65536, 32, 32};
-    struct parsed p = {0};
-    struct st_xml_stream *xs = st_xml_stream_new(&limits, &cbs, &p);
-    const char *head = "<stream:stream xmlns='jabber:client' "
-                       "xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>";
-    st_xml_stream_feed(xs, head, strlen(head));
-    st_xml_stream_feed(xs, xml, strlen(xml));
-    st_xml_stream_free(&xs);
-    ck_assert_ptr_nonnull(p.el);
     struct st_stanza *st;
-    ck_assert_int_eq(st_stanza_from_xml(p.arena, p.el, &st), ST_STANZA_OK);
+    ck_assert_int_eq(st_fx_parse_stanza(xml, &st), ST_STANZA_OK);
     return st;
 }
 

@@ -6,48 +6,12 @@
 
 #include <starling/stanza.h>
 
-#include "xml/stream.h"
+#include "stanza_fixture.h"
 #include "xmpp/errors.h"
-
-struct parsed {
-    struct st_arena *arena;
-    struct st_xml *el;
-};
-
-static void p_open(void *ctx, struct st_arena *arena, struct st_xml *el)
-{
-    st_arena_free(&arena);
-}
-
-static void p_stanza(void *ctx, struct st_arena *arena, struct st_xml *el)
-{
-    struct parsed *p = ctx;
-    p->arena = arena;
-    p->el = el;
-}
-
-static void p_close(void *ctx)
-{
-}
-
-static void p_error(void *ctx, enum st_xml_stream_error err, const char *detail)
-{
-    ck_abort_msg("parse error %d", (int)err);
-}
 
 static enum st_stanza_parse_result parse(const char *xml, struct st_stanza **st_r)
 {
-    static const struct st_xml_stream_cbs cbs = {p_open, p_stanza, p_close, p_error};
-    struct st_xml_stream_limits limits = {65536, 32, 32};
-    struct parsed p = {0};
-    struct st_xml_stream *xs = st_xml_stream_new(&limits, &cbs, &p);
-    const char *head = "<stream:stream xmlns='jabber:client' "
-                       "xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>";
-    st_xml_stream_feed(xs, head, strlen(head));
-    st_xml_stream_feed(xs, xml, strlen(xml));
-    st_xml_stream_free(&xs);
-    ck_assert_ptr_nonnull(p.el);
-    return st_stanza_from_xml(p.arena, p.el, st_r);
+    return st_fx_parse_stanza(xml, st_r);
 }
 
 static void assert_xml(const struct st_stanza *st, const char *expected)
