@@ -42,6 +42,8 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/objects.h>
 
 #define ST_LG_MAX_ELEMENT (1024 * 1024) /* a server element bigger than this is an error */
 #define ST_LG_SCRAM_CACHE 64            /* distinct (salt, iterations) pairs remembered */
@@ -78,6 +80,8 @@ struct st_lg_opts {
     long server_pid; /* 0 = no server measurements */
     bool direct_tls;
     enum st_lg_sasl sasl;
+    const char *plus; /* channel binding for SCRAM-SHA-256-PLUS: "tls-exporter",
+                         "tls-server-end-point", or NULL for plain SCRAM */
     bool verbose;
     /* chat mode */
     double chat_rate;     /* messages per second, all senders together */
@@ -117,6 +121,7 @@ static const char *const st_lg_fail_names[ST_LG_FAIL_COUNT] = {
 
 /* Per-login SCRAM state; freed as soon as the login is over. */
 struct st_lg_scram {
+    char gs2[48]; /* "n,," or "p=<cb-name>,," */
     char client_first_bare[192];
     char cnonce[48];
     unsigned char server_sig[ST_LG_HASH_LEN];
@@ -511,7 +516,9 @@ static bool st_lg_scram_first(struct st_lg_sess *s, const char *user, char *out,
                      sc->cnonce);
     if (n < 0 || (size_t)n >= sizeof sc->client_first_bare)
         return false;
-    n = snprintf(msg, sizeof msg, "n,,%s", sc->client_first_bare);
+    snprintf(sc->gs2, sizeof sc->gs2, "%s%s,,", s->lg->o.plus ? "p=" : "n",
+             s->lg->o.plus ? s->lg->o.plus : "");
+    n = snprintf(msg, sizeof msg, "%s%s", sc->gs2, sc->client_first_bare);
     if ((size_t)n * 4 / 3 + 4 >= cap)
         return false;
     st_lg_b64_encode((const unsigned char *)msg, (size_t)n, out);
@@ -534,6 +541,36 @@ static const char *st_lg_scram_field(const char *msg, size_t len, char k, size_t
         p = comma + 1;
     }
     return NULL;
+}
+
+/* Channel-binding data of the session's TLS connection (RFC 9266 tls-exporter, RFC 5929
+   tls-server-end-point); writes at most 64 bytes, returns their number or 0. */
+static size_t st_lg_channel_binding(struct st_lg_sess *s, const char *type, unsigned char *out)
+{
+    SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
+    if (ssl == NULL)
+        return 0;
+    if (strcmp(type, "tls-exporter") == 0) {
+        static const char label[] = "EXPORTER-Channel-Binding";
+        if (SSL_export_keying_material(ssl, out, 32, label, sizeof label - 1,
+                                       (const unsigned char *)"", 0, 1) != 1)
+            return 0;
+        return 32;
+    }
+    if (strcmp(type, "tls-server-end-point") == 0) {
+        X509 *cert = SSL_get0_peer_certificate(ssl);
+        int md_nid = NID_undef;
+        if (cert == NULL || !OBJ_find_sigid_algs(X509_get_signature_nid(cert), &md_nid, NULL))
+            return 0;
+        const EVP_MD *md = EVP_get_digestbynid(md_nid);
+        if (md == NULL || md_nid == NID_md5 || md_nid == NID_sha1)
+            md = EVP_sha256();
+        unsigned int len = 0;
+        if (X509_digest(cert, md, out, &len) != 1 || len > 64)
+            return 0;
+        return len;
+    }
+    return 0;
 }
 
 /* From the base64 server-first message, writes the base64 client-final message into out. */
@@ -564,7 +601,19 @@ static bool st_lg_scram_final(struct st_lg_sess *s, const char *b64, size_t b64l
 
     const unsigned char *salted =
         st_lg_salted_password(s->lg, salt, (size_t)saltlen, (unsigned)iterations);
-    int n = snprintf(cfinal, sizeof cfinal, "c=biws,r=%.*s", (int)rlen, r);
+    /* c= is the gs2 header, followed for -PLUS by the channel-binding data */
+    unsigned char cbind[48 + 64];
+    size_t cbl = strlen(sc->gs2);
+    memcpy(cbind, sc->gs2, cbl);
+    if (s->lg->o.plus != NULL) {
+        size_t dl = st_lg_channel_binding(s, s->lg->o.plus, cbind + cbl);
+        if (dl == 0)
+            return false;
+        cbl += dl;
+    }
+    char cbind_b64[160];
+    st_lg_b64_encode(cbind, cbl, cbind_b64);
+    int n = snprintf(cfinal, sizeof cfinal, "c=%s,r=%.*s", cbind_b64, (int)rlen, r);
     if (n < 0 || (size_t)n >= sizeof cfinal)
         return false;
     size_t cfl = (size_t)n;
@@ -762,7 +811,8 @@ static bool st_lg_send_auth(struct st_lg_sess *s, bool scram)
             st_lg_fail(s, ST_LG_FAIL_AUTH, "client-first");
             return false;
         }
-        st_lg_send(s, "<auth xmlns='" ST_LG_NS_SASL "' mechanism='SCRAM-SHA-256'>%s</auth>", b64);
+        st_lg_send(s, "<auth xmlns='" ST_LG_NS_SASL "' mechanism='SCRAM-SHA-256%s'>%s</auth>",
+                   lg->o.plus ? "-PLUS" : "", b64);
         s->state = ST_LG_SASL_CHALLENGE;
     } else {
         char msg[512];
@@ -819,7 +869,8 @@ static bool st_lg_on_element(struct st_lg_sess *s, const char *el, size_t len)
     case ST_LG_FEATURES_TLS: {
         if (!st_lg_is(el, len, "features"))
             break;
-        bool scram = st_lg_memstr(el, len, ">SCRAM-SHA-256<") != NULL;
+        bool scram = st_lg_memstr(el, len, lg->o.plus ? ">SCRAM-SHA-256-PLUS<"
+                                                      : ">SCRAM-SHA-256<") != NULL;
         bool plain = st_lg_memstr(el, len, ">PLAIN<") != NULL;
         if (lg->o.sasl == ST_LG_SASL_PLAIN)
             scram = false;
@@ -1344,6 +1395,8 @@ static void st_lg_usage(FILE *f)
                "  --server-pid PID     read the server's VmRSS and CPU time from /proc\n"
                "  --direct-tls         TLS from the first byte (XEP-0368) instead of STARTTLS\n"
                "  --plain              SASL PLAIN instead of SCRAM-SHA-256\n"
+               "  --plus TYPE          SCRAM-SHA-256-PLUS with channel binding TYPE\n"
+               "                       (tls-exporter or tls-server-end-point)\n"
                "  --plain-fallback     SASL PLAIN when SCRAM-SHA-256 is not offered\n"
                "  --mode M             login (default) or chat\n"
                "  --rate R             chat: messages per second, all users together (1000)\n"
@@ -1382,6 +1435,7 @@ static void st_lg_parse(struct st_lg *lg, int argc, char **argv)
         O_PID,
         O_DTLS,
         O_PLAIN,
+        O_PLUS,
         O_PLAINFB,
         O_MODE,
         O_RATE,
@@ -1406,6 +1460,7 @@ static void st_lg_parse(struct st_lg *lg, int argc, char **argv)
         {"server-pid", 1, NULL, O_PID},
         {"direct-tls", 0, NULL, O_DTLS},
         {"plain", 0, NULL, O_PLAIN},
+        {"plus", 1, NULL, O_PLUS},
         {"plain-fallback", 0, NULL, O_PLAINFB},
         {"mode", 1, NULL, O_MODE},
         {"rate", 1, NULL, O_RATE},
@@ -1481,6 +1536,14 @@ static void st_lg_parse(struct st_lg *lg, int argc, char **argv)
             break;
         case O_PLAIN:
             o->sasl = ST_LG_SASL_PLAIN;
+            break;
+        case O_PLUS:
+            if (strcmp(optarg, "tls-exporter") != 0 && strcmp(optarg, "tls-server-end-point") != 0) {
+                fprintf(stderr, "loadgen: --plus takes tls-exporter or tls-server-end-point\n");
+                exit(2);
+            }
+            o->plus = optarg;
+            o->sasl = ST_LG_SASL_SCRAM;
             break;
         case O_PLAINFB:
             o->sasl = ST_LG_SASL_SCRAM_OR_PLAIN;

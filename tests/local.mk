@@ -6,6 +6,7 @@ AM_TESTS_ENVIRONMENT = \
 	ST_BUILDDIR='$(abs_top_builddir)'; export ST_BUILDDIR; \
 	STARLINGD='$(abs_top_builddir)/starlingd'; export STARLINGD; \
 	STARLINGCTL='$(abs_top_builddir)/starlingctl'; export STARLINGCTL; \
+	LOADGEN='$(abs_top_builddir)/bench/loadgen'; export LOADGEN; \
 	ST_MODULE_PATH='$(abs_top_builddir)/tests/modules/.libs'; export ST_MODULE_PATH;
 
 dist_check_SCRIPTS += tests/integration/run.sh

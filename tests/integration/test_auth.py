@@ -4,6 +4,7 @@
 
 import base64
 import os
+import subprocess
 import unittest
 
 import harness
@@ -654,3 +655,45 @@ class NoTlsRequired(harness.TestCase):
         c.starttls()
         self.assertIn('PLAIN', c.mechanisms())
         self.assertEqual(c.auth_plain('alice', PASSWORD), ('success', None))
+
+
+LOADGEN = os.environ.get('LOADGEN') or os.path.join(harness.BUILDDIR, 'bench', 'loadgen')
+
+
+class PlusWithCClient(harness.TestCase):
+    """SCRAM-SHA-256-PLUS with tls-exporter needs the exporter of the client's TLS connection,
+    which Python's ssl module cannot give: bench/loadgen (C, OpenSSL) logs in instead."""
+
+    def run_loadgen(self, cb, direct, password=PASSWORD, user='cbuser%d'):
+        port = self.srv.port_tls if direct else self.srv.port_c2s
+        args = [LOADGEN, '--host', '127.0.0.1', '--port', str(port), '--domain', 'localhost',
+                '--users', '1', '--user-format', user, '--password', password, '--plus', cb,
+                '--hold', '0', '--timeout', '10']
+        if direct:
+            args.append('--direct-tls')
+        out = subprocess.run(args, capture_output=True, text=True, timeout=60)
+        fields = dict(kv.split('=', 1) for line in out.stdout.splitlines()
+                      for kv in line.split() if '=' in kv)
+        return fields, out
+
+    def setUp(self):
+        super().setUp()
+        if not os.access(LOADGEN, os.X_OK):
+            self.fail('bench/loadgen not built at %s (make builds it)' % LOADGEN)
+        if 'cbuser1' not in self.srv.accounts:
+            self.srv.register('cbuser1')
+
+    def test_plus_logins(self):
+        for cb in ('tls-exporter', 'tls-server-end-point'):
+            for direct in (False, True):
+                with self.subTest(cb=cb, direct=direct):
+                    since = self.srv.log_size()
+                    fields, out = self.run_loadgen(cb, direct)
+                    self.assertEqual(fields.get('logins_ok'), '1', out.stdout + out.stderr)
+                    self.srv.wait_log(r'authenticated as cbuser1@localhost \(SCRAM-SHA-256-PLUS\)',
+                                      since=since)
+
+    def test_plus_wrong_password(self):
+        fields, out = self.run_loadgen('tls-exporter', False, password='not-the-password')
+        self.assertEqual(fields.get('logins_ok'), '0', out.stdout)
+        self.assertEqual(fields.get('fail_auth'), '1', out.stdout)
