@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: ISC */
-/* The table of modules compiled into starlingd. */
+/* The table of modules compiled into starlingd, from modules/builtin.list. */
 #include <stddef.h>
 
 #include "core/module.h"
 
-extern const struct st_module_desc st_mod_disco, st_mod_ping, st_mod_version, st_mod_time,
-    st_mod_uptime;
+#define ST_BUILTIN(name) extern const struct st_module_desc st_mod_##name;
+#include "builtin.list"
+#undef ST_BUILTIN
 
 const struct st_module_desc *const st_builtin_modules[] = {
-    &st_mod_disco, &st_mod_ping, &st_mod_version, &st_mod_time, &st_mod_uptime, NULL,
+#define ST_BUILTIN(name) &st_mod_##name,
+#include "builtin.list"
+#undef ST_BUILTIN
+    NULL,
 };

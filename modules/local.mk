@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: ISC
 # Built-in modules (one folder each) and a test module loaded from a shared object.
 libstarling_la_SOURCES += \
-	modules/builtin.c \
+	modules/builtin.c modules/builtin.list \
 	modules/disco/disco.c \
 	modules/ping/ping.c \
 	modules/version/version.c \

@@ -76,6 +76,16 @@ void st_session_unref(struct st_session **s);
 bool st_session_is_open(const struct st_session *s);
 /* Ends the session with the stream error named cond (e.g. "connection-timeout"). */
 void st_session_end(struct st_session *s, const char *cond, const char *text);
+/* The session's current broadcast presence: available (sent presence without type), its
+   priority, and the last presence stanza it broadcast (NULL if none; borrowed). */
+bool st_session_available(const struct st_session *s);
+int st_session_priority(const struct st_session *s);
+struct st_stanza *st_session_presence(const struct st_session *s);
+/* Per-session state of a module, keyed by any address the module owns (e.g. its descriptor).
+   free_fn (may be NULL) runs when the slot is replaced or the session ends. */
+void st_session_set_slot(struct st_session *s, const void *key, void *data,
+                         void (*free_fn)(void *data));
+void *st_session_get_slot(const struct st_session *s, const void *key);
 /* Wall-clock time of the last byte received from the session. */
 time_t st_session_last_active(const struct st_session *s);
 /* Calls fn for every bound session on the host. */

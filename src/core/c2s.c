@@ -148,6 +148,60 @@ const char *st_session_label(const struct st_session *s)
     return buf;
 }
 
+static void st_session_free_slots(struct st_session *s)
+{
+    while (s->slots != NULL) {
+        struct st_session_slot *slot = s->slots;
+        s->slots = slot->next;
+        if (slot->free_fn != NULL)
+            slot->free_fn(slot->data);
+        free(slot);
+    }
+}
+
+void st_session_set_slot(struct st_session *s, const void *key, void *data,
+                         void (*free_fn)(void *data))
+{
+    struct st_session_slot **pp = &s->slots;
+    while (*pp != NULL && (*pp)->key != key)
+        pp = &(*pp)->next;
+    struct st_session_slot *slot = *pp;
+    if (slot != NULL) {
+        if (slot->free_fn != NULL)
+            slot->free_fn(slot->data);
+    } else {
+        slot = st_calloc(1, sizeof(*slot));
+        slot->key = key;
+        *pp = slot;
+    }
+    slot->data = data;
+    slot->free_fn = free_fn;
+}
+
+void *st_session_get_slot(const struct st_session *s, const void *key)
+{
+    for (const struct st_session_slot *slot = s->slots; slot != NULL; slot = slot->next) {
+        if (slot->key == key)
+            return slot->data;
+    }
+    return NULL;
+}
+
+bool st_session_available(const struct st_session *s)
+{
+    return s->available;
+}
+
+int st_session_priority(const struct st_session *s)
+{
+    return s->priority;
+}
+
+struct st_stanza *st_session_presence(const struct st_session *s)
+{
+    return s->presence;
+}
+
 void st_session_ref(struct st_session *s)
 {
     s->refs++;
@@ -163,6 +217,7 @@ void st_session_unref(struct st_session **sp)
     if (--s->refs > 0)
         return;
     ST_ASSERT(s->closed);
+    st_session_free_slots(s);
     st_jid_free(&s->jid);
     st_jid_free(&s->peer_from);
     st_stanza_unref(&s->presence);

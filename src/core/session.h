@@ -71,6 +71,14 @@ struct st_session {
     bool available;                /* has sent available presence */
     struct st_stanza *presence;    /* last broadcast presence, or NULL */
     unsigned long stanzas_in, stanzas_out;
+    struct st_session_slot *slots; /* modules' per-session state */
+};
+
+struct st_session_slot {
+    const void *key;
+    void *data;
+    void (*free_fn)(void *data);
+    struct st_session_slot *next;
 };
 
 /* Log prefix helper: "c2s#42 juliet@example.org/phone". */
