@@ -15,7 +15,8 @@ enum st_hook_result {
     ST_HOOK_HANDLED = 1, /* handled: the chain stops */
 };
 
-/* Core events besides the stanza routes: "session-bound" and "session-closed" (session set),
+/* Core events besides the stanza routes: "pre-stanza" (every stanza a bound client sends,
+   'from' stamped, before routing; HANDLED = the module dropped or answered it), "session-bound" and "session-closed" (session set),
    "stream-features" (extra: the <stream:features/> element to add children to), "c2s-element"
    (extra: a non-stanza element a bound client sent), "user-created" and "user-deleted" (extra:
    the prepared username, a const char *), "disco-items/host" (extra: the <query/> to add items

@@ -321,6 +321,14 @@ void st_route_from_session(struct st_session *origin, struct st_stanza *st, st_r
                            void *ctx)
 {
     struct st_route_job job = {.st = st, .origin = origin, .done = done, .ctx = ctx};
+    /* "pre-stanza": modules see every stanza a client sends before it is routed (blocking,
+       filtering); HANDLED means they took care of it (dropped or answered it) */
+    struct st_event ev;
+    st_event_init(&ev, &job);
+    if (origin->host != NULL && st_host_fire(origin->host, "pre-stanza", &ev) == ST_HOOK_HANDLED) {
+        st_finish(&job, ST_DISP_HANDLED);
+        return;
+    }
     st_route(&job);
 }
 
