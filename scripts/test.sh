@@ -57,9 +57,13 @@ if [ $quick = no ]; then
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         run_check "ASan+UBSan" _build/ci-asan --enable-werror --enable-sanitizers CFLAGS="-O1 -g" || status=1
     echo "=== make distcheck"
-    if (cd _build/ci-werror && make -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror >/dev/null); then
+    if (cd _build/ci-werror && make -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror \
+            > distcheck.log 2>&1); then
         summary="${summary}distcheck: ok\n"
     else
+        tail -n 60 _build/ci-werror/distcheck.log
+        find _build/ci-werror/starling-* -name '*.log' -path '*tests*' -exec grep -l -E '^(FAIL|ERROR)' {} + 2>/dev/null |
+            while read -r log; do echo "--- $log"; tail -n 60 "$log"; done
         summary="${summary}distcheck: FAILED\n"; status=1
     fi
     echo "=== fuzz (libFuzzer, short runs)"
