@@ -16,7 +16,9 @@ enum st_hook_result {
 };
 
 /* Core events besides the stanza routes: "pre-stanza" (every stanza a bound client sends,
-   'from' stamped, before routing; HANDLED = the module dropped or answered it), "session-bound" and "session-closed" (session set),
+   'from' stamped, before routing; HANDLED = the module dropped or answered it), "iq/bare" (an
+   iq get/set to another account's bare JID, before its iq-<type>/bare/<ns>:<name> event),
+   "session-bound" and "session-closed" (session set),
    "stream-features" (extra: the <stream:features/> element to add children to), "c2s-element"
    (extra: a non-stanza element a bound client sent), "user-created" and "user-deleted" (extra:
    the prepared username, a const char *), "disco-items/host" (extra: the <query/> to add items

@@ -141,7 +141,9 @@ static void st_route_bare(struct st_route_job *job)
             st_finish(job, ST_DISP_DROPPED);
             return;
         }
-        if (st_host_fire_iq(h, "bare", &ev) == ST_HOOK_HANDLED) {
+        /* one event for every iq to an account, before the per-namespace handlers */
+        if (st_host_fire(h, "iq/bare", &ev) == ST_HOOK_HANDLED ||
+            st_host_fire_iq(h, "bare", &ev) == ST_HOOK_HANDLED) {
             st_finish(job, ST_DISP_HANDLED);
             return;
         }
