@@ -19,10 +19,16 @@ enum st_hook_result {
    'from' stamped, before routing; HANDLED = the module dropped or answered it), "iq/bare" (an
    iq get/set to another account's bare JID, before its iq-<type>/bare/<ns>:<name> event),
    "session-bound" and "session-closed" (session set),
-   "stream-features" (extra: the <stream:features/> element to add children to), "c2s-element"
+   "stream-features" (extra: a struct st_stream_features to add children to), "c2s-element"
    (extra: a non-stanza element a bound client sent), "user-created" and "user-deleted" (extra:
    the prepared username, a const char *), "disco-items/host" (extra: the <query/> to add items
    to), "message/offline/handle" (a message for an existing account with no available resource). */
+
+/* The "stream-features" event's extra: add children to features, allocated from arena. */
+struct st_stream_features {
+    struct st_arena *arena;
+    struct st_xml *features;
+};
 
 /* What a hook handler receives. Strings and objects are borrowed for the call. */
 struct st_event {
@@ -89,6 +95,20 @@ struct st_stanza *st_session_presence(const struct st_session *s);
 void st_session_set_slot(struct st_session *s, const void *key, void *data,
                          void (*free_fn)(void *data));
 void *st_session_get_slot(const struct st_session *s, const void *key);
+/* Suspends reading the session's stanzas until the matching release, so that its stanzas are
+   handled in order while a module waits on storage. */
+void st_session_hold(struct st_session *s);
+void st_session_release(struct st_session *s);
+
+/* An iq (or other stanza) being answered asynchronously: keeps the stanza and holds its sender. */
+struct st_pending {
+    struct st_stanza *stanza;
+    struct st_session *origin; /* held and referenced, or NULL */
+};
+void st_pending_init(struct st_pending *p, const struct st_event *ev);
+/* Routes reply (when not NULL), releases the sender and drops the stanza. */
+void st_pending_finish(struct st_pending *p, struct st_stanza *reply);
+
 /* Wall-clock time of the last byte received from the session. */
 time_t st_session_last_active(const struct st_session *s);
 /* Calls fn for every bound session on the host. */

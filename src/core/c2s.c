@@ -906,9 +906,9 @@ static void st_c2s_send_features(struct st_session *s)
     if (s->authenticated) {
         st_xml_new(a, f, "bind", ST_NS_BIND);
         st_xml_new(a, st_xml_new(a, f, "session", ST_NS_SESSION), "optional", NULL);
-        struct st_event ev = {.session = s, .extra = f};
-        ev.extra = f;
         /* modules add their stream features (e.g. stream management) as children of f */
+        struct st_stream_features sf = {.arena = a, .features = f};
+        struct st_event ev = {.session = s, .origin = s, .extra = &sf};
         st_host_fire(s->host, "stream-features", &ev);
     }
     struct st_strbuf buf = {0};

@@ -354,3 +354,24 @@ void st_reply_error(const struct st_event *ev, enum st_stanza_error cond, const 
     st_route_stanza(reply);
     st_stanza_unref(&reply);
 }
+
+void st_pending_init(struct st_pending *p, const struct st_event *ev)
+{
+    p->stanza = st_stanza_ref(ev->stanza);
+    p->origin = ev->origin;
+    if (p->origin != NULL) {
+        st_session_ref(p->origin);
+        st_session_hold(p->origin);
+    }
+}
+
+void st_pending_finish(struct st_pending *p, struct st_stanza *reply)
+{
+    if (reply != NULL)
+        st_route_stanza(reply);
+    if (p->origin != NULL) {
+        st_session_release(p->origin);
+        st_session_unref(&p->origin);
+    }
+    st_stanza_unref(&p->stanza);
+}
