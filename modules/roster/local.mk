@@ -1,0 +1,14 @@
+# SPDX-License-Identifier: ISC
+# The roster module: rosters, subscriptions (RFC 6121 Appendix A) and presence broadcast.
+libstarling_la_SOURCES += \
+	modules/roster/roster.c modules/roster/roster.h \
+	modules/roster/subscription.c modules/roster/subscription.h \
+	modules/roster/presence.c
+
+if HAVE_CHECK
+check_PROGRAMS += tests/unit/test_roster_subscription
+tests_unit_test_roster_subscription_SOURCES = tests/unit/test_roster_subscription.c
+tests_unit_test_roster_subscription_CFLAGS = $(ST_UNIT_CFLAGS)
+tests_unit_test_roster_subscription_LDADD = $(ST_UNIT_LIBS)
+TESTS += tests/unit/test_roster_subscription
+endif

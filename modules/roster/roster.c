@@ -1,0 +1,568 @@
+/* SPDX-License-Identifier: ISC */
+/* RFC 6121 §2 roster management: get (with versioning), set, remove, and roster pushes. */
+#include "modules/roster/roster.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/server.h"
+#include "core/session.h"
+#include "core/storage.h"
+#include "lib/hash.h"
+#include "lib/log.h"
+#include "lib/mem.h"
+
+#define ST_ROSTER_MAX_TEXT 1023 /* bytes of a name or a group */
+#define ST_ROSTER_MAX_GROUPS 64
+
+static const struct st_option st_roster_options[] = {
+    {"max_items", ST_OPT_INT, offsetof(struct st_roster_conf, max_items), "1000", 1, 100000, NULL,
+     "most contacts in one roster; a roster set past it gets <not-allowed/>"},
+    ST_OPTION_END,
+};
+
+/* The address of this is the key of the module's per-session slot. */
+static const char st_roster_slot_key;
+
+static void st_roster_sess_free(void *data)
+{
+    struct st_roster_sess *rs = data;
+    st_hash_free(&rs->directed);
+    st_hash_free(&rs->seen);
+    free(rs);
+}
+
+struct st_roster_sess *st_roster_sess_peek(struct st_session *s)
+{
+    return st_session_get_slot(s, &st_roster_slot_key);
+}
+
+struct st_roster_sess *st_roster_sess_get(struct st_session *s)
+{
+    struct st_roster_sess *rs = st_roster_sess_peek(s);
+    if (rs == NULL) {
+        rs = st_calloc(1, sizeof(*rs));
+        rs->directed = st_hash_new();
+        rs->seen = st_hash_new();
+        st_session_set_slot(s, &st_roster_slot_key, rs, st_roster_sess_free);
+    }
+    return rs;
+}
+
+void st_roster_item_clear(struct st_roster_item *item)
+{
+    st_free(&item->jid);
+    st_free(&item->name);
+    st_free(&item->grps);
+    st_free(&item->pending_status);
+    memset(item, 0, sizeof(*item));
+}
+
+struct st_stanza *st_roster_presence_new(const char *type, const char *from, const char *to)
+{
+    struct st_jid *f = st_jid_new(from, strlen(from));
+    struct st_jid *t = st_jid_new(to, strlen(to));
+    struct st_stanza *st = NULL;
+    if (f != NULL && t != NULL)
+        st = st_stanza_new(ST_STANZA_PRESENCE, type, t, f, NULL);
+    st_jid_free(&f);
+    st_jid_free(&t);
+    return st;
+}
+
+/* ---- storage ---- */
+
+#define ST_ROSTER_COLS "jid, name, grps, sub, ask, pending_in, pending_status, approved, listed"
+
+static void st_roster_item_from_row(struct st_roster_item *item, const struct st_store_result *res,
+                                    unsigned row)
+{
+    const char *v;
+    item->jid = st_strdup(st_store_result_value(res, row, 0));
+    v = st_store_result_value(res, row, 1);
+    item->name = v != NULL ? st_strdup(v) : NULL;
+    v = st_store_result_value(res, row, 2);
+    item->grps = st_strdup(v != NULL ? v : "");
+    item->state.sub = (unsigned)atoi(st_store_result_value(res, row, 3)) & 3u;
+    item->state.ask = atoi(st_store_result_value(res, row, 4)) != 0;
+    item->state.pending_in = atoi(st_store_result_value(res, row, 5)) != 0;
+    v = st_store_result_value(res, row, 6);
+    item->pending_status = v != NULL ? st_strdup(v) : NULL;
+    item->state.approved = atoi(st_store_result_value(res, row, 7)) != 0;
+    item->state.listed = atoi(st_store_result_value(res, row, 8)) != 0;
+    item->found = true;
+}
+
+struct st_roster_load {
+    st_roster_item_cb *cb;
+    void *ctx;
+    char *jid;
+};
+
+static void st_roster_loaded(void *ctx, const struct st_store_result *res, const char *err)
+{
+    struct st_roster_load *l = ctx;
+    struct st_roster_item item = {0};
+    size_t count = 0;
+    if (err == NULL) {
+        for (unsigned r = 0; r < st_store_result_rows(res); r++) {
+            if (strcmp(st_store_result_value(res, r, 0), l->jid) == 0)
+                st_roster_item_from_row(&item, res, r);
+            else
+                count++;
+        }
+    }
+    if (!item.found) {
+        item.jid = st_strdup(l->jid);
+        item.grps = st_strdup("");
+    }
+    l->cb(l->ctx, &item, count, err);
+    st_roster_item_clear(&item);
+    free(l->jid);
+    free(l);
+}
+
+void st_roster_load_item(const char *host, const char *user, const char *jid, bool count,
+                         st_roster_item_cb *cb, void *ctx)
+{
+    struct st_roster_load *l = st_calloc(1, sizeof(*l));
+    l->cb = cb;
+    l->ctx = ctx;
+    l->jid = st_strdup(jid);
+    const char *params[] = {host, user, jid, count ? "1" : "0"};
+    st_store_query(st_server->store,
+                   "SELECT " ST_ROSTER_COLS " FROM roster_items WHERE host = $1 AND username = $2"
+                   " AND (jid = $3 OR ($4 = '1' AND listed = 1))",
+                   4, params, st_roster_loaded, l);
+}
+
+struct st_roster_store {
+    st_roster_stored_cb *cb;
+    void *ctx;
+};
+
+static void st_roster_stored(void *ctx, const struct st_store_result *res, const char *err)
+{
+    struct st_roster_store *w = ctx;
+    const char *ver = NULL;
+    if (err == NULL && st_store_result_rows(res) == 1)
+        ver = st_store_result_value(res, 0, 0);
+    w->cb(w->ctx, ver != NULL ? ver : "0", err);
+    free(w);
+}
+
+void st_roster_store_item(const char *host, const char *user, const struct st_roster_item *item,
+                          bool remove, st_roster_stored_cb *cb, void *ctx)
+{
+    const struct st_roster_state *s = &item->state;
+    bool drop = remove || (!s->listed && !s->pending_in && !s->approved);
+    char sub[4], ask[2], pin[2], appr[2], listed[2];
+    snprintf(sub, sizeof(sub), "%u", s->sub & 3u);
+    snprintf(ask, sizeof(ask), "%d", s->ask);
+    snprintf(pin, sizeof(pin), "%d", s->pending_in);
+    snprintf(appr, sizeof(appr), "%d", s->approved);
+    snprintf(listed, sizeof(listed), "%d", s->listed);
+    const char *key[] = {host, user, item->jid};
+    const char *row[] = {host, user, item->jid, item->name, item->grps, sub, ask, pin,
+                         item->pending_status, appr, listed};
+    struct st_store_stmt stmts[3];
+    if (drop) {
+        stmts[0] = (struct st_store_stmt){
+            "DELETE FROM roster_items WHERE host = $1 AND username = $2 AND jid = $3", 3, key};
+    } else {
+        stmts[0] = (struct st_store_stmt){
+            "INSERT INTO roster_items (" ST_ROSTER_COLS ", host, username) VALUES ($3, $4, $5,"
+            " CAST($6 AS INTEGER), CAST($7 AS INTEGER), CAST($8 AS INTEGER), $9,"
+            " CAST($10 AS INTEGER), CAST($11 AS INTEGER), $1, $2)"
+            " ON CONFLICT (host, username, jid) DO UPDATE SET name = excluded.name,"
+            " grps = excluded.grps, sub = excluded.sub, ask = excluded.ask,"
+            " pending_in = excluded.pending_in, pending_status = excluded.pending_status,"
+            " approved = excluded.approved, listed = excluded.listed",
+            11, row};
+    }
+    stmts[1] = (struct st_store_stmt){
+        "INSERT INTO roster_version (host, username, version) VALUES ($1, $2, 1)"
+        " ON CONFLICT (host, username) DO UPDATE SET version = roster_version.version + 1",
+        2, key};
+    stmts[2] = (struct st_store_stmt){
+        "SELECT version FROM roster_version WHERE host = $1 AND username = $2", 2, key};
+    struct st_roster_store *w = st_calloc(1, sizeof(*w));
+    w->cb = cb;
+    w->ctx = ctx;
+    st_store_transaction(st_server->store, 3, stmts, st_roster_stored, w);
+}
+
+/* ---- XML ---- */
+
+struct st_roster_xml_ctx {
+    struct st_arena *arena;
+    struct st_xml *item;
+};
+
+static void st_roster_add_group(const char *group, void *ctx)
+{
+    struct st_roster_xml_ctx *x = ctx;
+    struct st_xml *g = st_xml_new(x->arena, x->item, "group", NULL);
+    st_xml_add_text(x->arena, g, group, strlen(group));
+}
+
+static void st_roster_item_xml(struct st_arena *a, struct st_xml *query,
+                               const struct st_roster_item *item, bool removed)
+{
+    struct st_xml *el = st_xml_new(a, query, "item", NULL);
+    st_xml_set_attr(a, el, "jid", item->jid);
+    if (removed) {
+        st_xml_set_attr(a, el, "subscription", "remove");
+        return;
+    }
+    if (item->name != NULL)
+        st_xml_set_attr(a, el, "name", item->name);
+    st_xml_set_attr(a, el, "subscription", st_sub_name(item->state.sub));
+    if (item->state.ask)
+        st_xml_set_attr(a, el, "ask", "subscribe");
+    if (item->state.approved)
+        st_xml_set_attr(a, el, "approved", "true");
+    struct st_roster_xml_ctx x = {a, el};
+    st_roster_groups_decode(item->grps, st_roster_add_group, &x);
+}
+
+void st_roster_push(struct st_host *h, const char *user, const struct st_roster_item *item,
+                    bool removed, const char *ver)
+{
+    static unsigned long counter;
+    if (!removed && !item->state.listed)
+        return;
+    for (struct st_session *s = st_sm_user_sessions(h, user); s != NULL; s = s->next_of_user) {
+        struct st_roster_sess *rs = st_roster_sess_peek(s);
+        if (rs == NULL || !rs->interested)
+            continue;
+        char id[32];
+        snprintf(id, sizeof(id), "push%lu", ++counter);
+        struct st_jid *bare = st_jid_bare_new(s->jid);
+        struct st_stanza *iq = st_stanza_new(ST_STANZA_IQ, "set", s->jid, bare, id);
+        st_jid_free(&bare);
+        struct st_xml *q = st_xml_new(iq->arena, iq->root, "query", ST_NS_ROSTER);
+        if (ver != NULL)
+            st_xml_set_attr(iq->arena, q, "ver", ver);
+        st_roster_item_xml(iq->arena, q, item, removed);
+        st_session_send(s, iq);
+        st_stanza_unref(&iq);
+    }
+}
+
+/* ---- iq handlers ---- */
+
+/* A roster request from one session of the account, held until storage answers. */
+struct st_roster_req {
+    struct st_module *m;
+    struct st_session *s;
+    struct st_stanza *iq;
+    char *ver;            /* get: the client's ver, or NULL */
+    struct st_roster_item item;
+    bool remove;
+};
+
+static struct st_roster_req *st_roster_req_new(struct st_module *m, struct st_event *ev)
+{
+    struct st_roster_req *r = st_calloc(1, sizeof(*r));
+    r->m = m;
+    r->s = ev->origin;
+    st_session_ref(r->s);
+    st_session_hold(r->s);
+    r->iq = st_stanza_ref(ev->stanza);
+    return r;
+}
+
+static void st_roster_req_free(struct st_roster_req *r)
+{
+    st_session_release(r->s);
+    st_session_unref(&r->s);
+    st_stanza_unref(&r->iq);
+    free(r->ver);
+    st_roster_item_clear(&r->item);
+    free(r);
+}
+
+static void st_roster_req_error(struct st_roster_req *r, enum st_stanza_error cond,
+                                const char *text)
+{
+    struct st_stanza *e = st_stanza_error_reply(r->iq, cond, text);
+    if (e != NULL)
+        st_session_send(r->s, e);
+    st_stanza_unref(&e);
+}
+
+static const char *st_roster_host(const struct st_roster_req *r)
+{
+    return st_module_host_name(r->m);
+}
+
+/* Only the account itself may touch its roster (RFC 6121 §2.1.5). */
+static bool st_roster_own(struct st_event *ev)
+{
+    if (ev->origin == NULL || st_session_jid(ev->origin) == NULL) {
+        st_reply_error(ev, ST_ERR_FORBIDDEN, NULL);
+        return false;
+    }
+    const struct st_jid *to = ev->stanza->to;
+    if (to != NULL && !(to->resource == NULL && st_jid_bare_equal(to, st_session_jid(ev->origin)))) {
+        st_reply_error(ev, ST_ERR_FORBIDDEN, NULL);
+        return false;
+    }
+    return true;
+}
+
+static void st_roster_got_items(void *ctx, const struct st_store_result *res, const char *err)
+{
+    struct st_roster_req *r = ctx;
+    if (err != NULL) {
+        st_warn("roster: get for %s failed: %s", r->s->jid->bare, err);
+        st_roster_req_error(r, ST_ERR_INTERNAL_SERVER_ERROR, NULL);
+        st_roster_req_free(r);
+        return;
+    }
+    struct st_stanza *reply = st_stanza_iq_result(r->iq);
+    struct st_xml *q = st_xml_new(reply->arena, reply->root, "query", ST_NS_ROSTER);
+    unsigned rows = st_store_result_rows(res);
+    const char *ver = NULL;
+    for (unsigned i = 0; i < rows; i++) {
+        if (st_store_result_value(res, i, 0) == NULL)
+            ver = st_store_result_value(res, i, 9);
+    }
+    if (r->ver != NULL)
+        st_xml_set_attr(reply->arena, q, "ver", ver != NULL ? ver : "0");
+    for (unsigned i = 0; i < rows; i++) {
+        if (st_store_result_value(res, i, 0) == NULL)
+            continue; /* the version row */
+        struct st_roster_item item = {0};
+        st_roster_item_from_row(&item, res, i);
+        st_roster_item_xml(reply->arena, q, &item, false);
+        st_roster_item_clear(&item);
+    }
+    st_session_send(r->s, reply);
+    st_stanza_unref(&reply);
+    st_roster_req_free(r);
+}
+
+static void st_roster_got_version(void *ctx, const struct st_store_result *res, const char *err)
+{
+    struct st_roster_req *r = ctx;
+    if (err == NULL && r->ver != NULL && st_store_result_rows(res) == 1 &&
+        strcmp(st_store_result_value(res, 0, 0), r->ver) == 0) {
+        /* the client's copy is current: an empty result, changes come as pushes (§2.6.3) */
+        struct st_stanza *reply = st_stanza_iq_result(r->iq);
+        st_session_send(r->s, reply);
+        st_stanza_unref(&reply);
+        st_roster_req_free(r);
+        return;
+    }
+    const char *params[] = {st_roster_host(r), r->s->jid->local};
+    /* the version rides on a row of its own (jid NULL) so that one statement gives both */
+    st_store_query(st_server->store,
+                   "SELECT " ST_ROSTER_COLS ", NULL FROM roster_items WHERE host = $1 AND"
+                   " username = $2 AND listed = 1 UNION ALL SELECT NULL, NULL, NULL, 0, 0, 0,"
+                   " NULL, 0, 0, version FROM roster_version WHERE host = $1 AND username = $2",
+                   2, params, st_roster_got_items, r);
+}
+
+static enum st_hook_result st_roster_get(struct st_event *ev, void *data)
+{
+    if (!st_roster_own(ev))
+        return ST_HOOK_HANDLED;
+    st_roster_sess_get(ev->origin)->interested = true;
+    struct st_roster_req *r = st_roster_req_new(data, ev);
+    const char *ver = st_xml_attr(st_stanza_payload(ev->stanza), "ver");
+    r->ver = ver != NULL ? st_strdup(ver) : NULL;
+    const char *params[] = {st_roster_host(r), r->s->jid->local};
+    st_store_query(st_server->store,
+                   "SELECT version FROM roster_version WHERE host = $1 AND username = $2", 2,
+                   params, st_roster_got_version, r);
+    return ST_HOOK_HANDLED;
+}
+
+static void st_roster_set_stored(void *ctx, const char *ver, const char *err)
+{
+    struct st_roster_req *r = ctx;
+    if (err != NULL) {
+        st_warn("roster: set for %s failed: %s", r->s->jid->bare, err);
+        st_roster_req_error(r, ST_ERR_INTERNAL_SERVER_ERROR, NULL);
+        st_roster_req_free(r);
+        return;
+    }
+    struct st_stanza *reply = st_stanza_iq_result(r->iq);
+    st_session_send(r->s, reply);
+    st_stanza_unref(&reply);
+    st_roster_push(st_module_host(r->m), r->s->jid->local, &r->item, r->remove, ver);
+    st_roster_req_free(r);
+}
+
+/* Removing a contact cancels both directions (RFC 6121 §2.5.2). */
+static void st_roster_remove_cancel(struct st_roster_req *r, const struct st_roster_state *old)
+{
+    const char *user = r->s->jid->bare;
+    if (old->sub & ST_SUB_FROM) {
+        for (struct st_session *s = st_sm_user_sessions(st_module_host(r->m), r->s->jid->local);
+             s != NULL; s = s->next_of_user) {
+            if (!s->available)
+                continue;
+            struct st_stanza *u = st_roster_presence_new("unavailable", s->jid->full, r->item.jid);
+            if (u != NULL)
+                st_route_stanza(u);
+            st_stanza_unref(&u);
+        }
+    }
+    if ((old->sub & ST_SUB_TO) || old->ask) {
+        struct st_stanza *p = st_roster_presence_new("unsubscribe", user, r->item.jid);
+        if (p != NULL)
+            st_route_stanza(p);
+        st_stanza_unref(&p);
+    }
+    if ((old->sub & ST_SUB_FROM) || old->pending_in) {
+        struct st_stanza *p = st_roster_presence_new("unsubscribed", user, r->item.jid);
+        if (p != NULL)
+            st_route_stanza(p);
+        st_stanza_unref(&p);
+    }
+}
+
+/* The item of the set, already validated, gets its stored subscription state. */
+static void st_roster_set_loaded(void *ctx, struct st_roster_item *stored, size_t count,
+                                 const char *err)
+{
+    struct st_roster_req *r = ctx;
+    const struct st_roster_conf *conf = st_module_get_data(r->m);
+    if (err != NULL) {
+        st_warn("roster: load for %s failed: %s", r->s->jid->bare, err);
+        st_roster_req_error(r, ST_ERR_INTERNAL_SERVER_ERROR, NULL);
+        st_roster_req_free(r);
+        return;
+    }
+    if (r->remove) {
+        if (!stored->found || !stored->state.listed) {
+            st_roster_req_error(r, ST_ERR_ITEM_NOT_FOUND, NULL);
+            st_roster_req_free(r);
+            return;
+        }
+        st_roster_remove_cancel(r, &stored->state);
+        st_roster_store_item(st_roster_host(r), r->s->jid->local, &r->item, true,
+                             st_roster_set_stored, r);
+        return;
+    }
+    if (!stored->state.listed && count >= (size_t)conf->max_items) {
+        char text[96];
+        snprintf(text, sizeof(text), "the roster is full (at most %lld items)", conf->max_items);
+        st_roster_req_error(r, ST_ERR_NOT_ALLOWED, text);
+        st_roster_req_free(r);
+        return;
+    }
+    r->item.state = stored->state;
+    r->item.state.listed = true;
+    r->item.pending_status = stored->pending_status;
+    stored->pending_status = NULL;
+    st_roster_store_item(st_roster_host(r), r->s->jid->local, &r->item, false,
+                         st_roster_set_stored, r);
+}
+
+/* Checks a roster set (RFC 6121 §2.3.3) and fills item; returns false after answering. */
+static bool st_roster_parse_set(struct st_event *ev, struct st_roster_item *item, bool *remove_r)
+{
+    const struct st_xml *q = st_stanza_payload(ev->stanza);
+    struct st_xml *el = st_xml_first_child_elem(q);
+    if (el == NULL || st_xml_next_elem(el) != NULL || strcmp(el->name, "item") != 0 ||
+        strcmp(el->ns, ST_NS_ROSTER) != 0) {
+        st_reply_error(ev, ST_ERR_BAD_REQUEST, "a roster set holds exactly one item");
+        return false;
+    }
+    const char *jid_text = st_xml_attr(el, "jid");
+    struct st_jid *jid = jid_text != NULL ? st_jid_new(jid_text, strlen(jid_text)) : NULL;
+    if (jid == NULL) {
+        st_reply_error(ev, ST_ERR_BAD_REQUEST, "the item needs a valid jid");
+        return false;
+    }
+    item->jid = st_strdup(jid->bare);
+    st_jid_free(&jid);
+    const char *sub = st_xml_attr(el, "subscription");
+    *remove_r = sub != NULL && strcmp(sub, "remove") == 0;
+    if (*remove_r)
+        return true;
+    const char *name = st_xml_attr(el, "name");
+    if (name != NULL && strlen(name) > ST_ROSTER_MAX_TEXT) {
+        st_reply_error(ev, ST_ERR_NOT_ACCEPTABLE, "the name is too long");
+        return false;
+    }
+    item->name = name != NULL && *name != '\0' ? st_strdup(name) : NULL;
+    const char *groups[ST_ROSTER_MAX_GROUPS];
+    size_t n = 0;
+    for (struct st_xml *g = st_xml_first_child_elem(el); g != NULL; g = st_xml_next_elem(g)) {
+        if (strcmp(g->name, "group") != 0 || strcmp(g->ns, ST_NS_ROSTER) != 0)
+            continue;
+        const char *text = st_xml_text(ev->stanza->arena, g);
+        if (*text == '\0' || strlen(text) > ST_ROSTER_MAX_TEXT) {
+            st_reply_error(ev, ST_ERR_NOT_ACCEPTABLE, "a group name is empty or too long");
+            return false;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (strcmp(groups[i], text) == 0) {
+                st_reply_error(ev, ST_ERR_BAD_REQUEST, "a group appears twice");
+                return false;
+            }
+        }
+        if (n == ST_ROSTER_MAX_GROUPS) {
+            st_reply_error(ev, ST_ERR_NOT_ACCEPTABLE, "too many groups");
+            return false;
+        }
+        groups[n++] = text;
+    }
+    item->grps = st_roster_groups_encode(groups, n);
+    return true;
+}
+
+static enum st_hook_result st_roster_set(struct st_event *ev, void *data)
+{
+    if (!st_roster_own(ev))
+        return ST_HOOK_HANDLED;
+    struct st_roster_item item = {0};
+    bool remove = false;
+    if (!st_roster_parse_set(ev, &item, &remove)) {
+        st_roster_item_clear(&item);
+        return ST_HOOK_HANDLED;
+    }
+    if (item.grps == NULL)
+        item.grps = st_strdup("");
+    struct st_roster_req *r = st_roster_req_new(data, ev);
+    r->item = item;
+    r->remove = remove;
+    st_roster_load_item(st_roster_host(r), r->s->jid->local, r->item.jid, !remove,
+                        st_roster_set_loaded, r);
+    return ST_HOOK_HANDLED;
+}
+
+/* RFC 6121 §2.6.1: roster versioning is announced as a stream feature. */
+static enum st_hook_result st_roster_features(struct st_event *ev, void *data)
+{
+    struct st_stream_features *sf = ev->extra;
+    st_xml_new(sf->arena, sf->features, "ver", "urn:xmpp:features:rosterver");
+    return ST_HOOK_PASS;
+}
+
+static int st_roster_load(struct st_module *m, const void *config)
+{
+    st_module_set_data(m, (void *)config);
+    st_module_hook(m, "stream-features", st_roster_features, ST_PRIO_DEFAULT, NULL);
+    st_module_iq(m, "get", "bare", ST_NS_ROSTER, "query", st_roster_get, m);
+    st_module_iq(m, "set", "bare", ST_NS_ROSTER, "query", st_roster_set, m);
+    return st_roster_presence_load(m);
+}
+
+static const char *const st_roster_xeps[] = {"RFC 6121", "XEP-0237", NULL};
+
+const struct st_module_desc st_mod_roster = {
+    .abi = ST_MODULE_ABI,
+    .name = "roster",
+    .description = "Rosters, presence subscriptions and presence broadcast (RFC 6121)",
+    .xeps = st_roster_xeps,
+    .options = st_roster_options,
+    .config_size = sizeof(struct st_roster_conf),
+    .load = st_roster_load,
+};

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: ISC */
+/* Internal interface of the roster module: stored items, roster pushes, per-session state. */
+#ifndef ST_MOD_ROSTER_ROSTER_H
+#define ST_MOD_ROSTER_ROSTER_H
+
+#include <starling/api.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "modules/roster/subscription.h"
+
+#define ST_NS_ROSTER "jabber:iq:roster"
+
+struct st_hash;
+struct st_store_result;
+
+struct st_roster_conf {
+    long long max_items; /* listed items per user */
+};
+
+/* One row of roster_items; strings are malloc'd and owned by the item. */
+struct st_roster_item {
+    char *jid;            /* the contact's bare JID */
+    char *name;           /* NULL: none */
+    char *grps;           /* encoded groups (subscription.h), never NULL */
+    char *pending_status; /* NULL: none */
+    struct st_roster_state state;
+    bool found;           /* a row existed in storage */
+};
+
+/* What the module remembers of one session (a per-session slot). */
+struct st_roster_sess {
+    bool interested;        /* requested the roster: gets pushes */
+    bool initial;           /* sent initial presence and not unavailable since */
+    struct st_hash *directed; /* JIDs it sent directed available presence to */
+    struct st_hash *seen;   /* full JIDs whose available presence it was given */
+};
+
+/* The session's state, created on first use. */
+struct st_roster_sess *st_roster_sess_get(struct st_session *s);
+/* The session's state, or NULL when none was created. */
+struct st_roster_sess *st_roster_sess_peek(struct st_session *s);
+
+/* Frees the item's strings and zeroes it. */
+void st_roster_item_clear(struct st_roster_item *item);
+
+/* Item load: found=false and a zero state when there is no row. listed_count is the number of
+   listed items of the user other than this one, counted only when count is true. */
+typedef void st_roster_item_cb(void *ctx, struct st_roster_item *item, size_t listed_count,
+                               const char *err);
+void st_roster_load_item(const char *host, const char *user, const char *jid, bool count,
+                         st_roster_item_cb *cb, void *ctx);
+
+/* Writes the item (deleting the row when remove, or when it holds nothing worth keeping) and bumps
+   the roster version; cb gets the new version as text. */
+typedef void st_roster_stored_cb(void *ctx, const char *ver, const char *err);
+void st_roster_store_item(const char *host, const char *user, const struct st_roster_item *item,
+                          bool remove, st_roster_stored_cb *cb, void *ctx);
+
+/* Sends a roster push of item (subscription='remove' when removed) to every interested session of
+   the user. Not listed items are not pushed unless removed. */
+void st_roster_push(struct st_host *h, const char *user, const struct st_roster_item *item,
+                    bool removed, const char *ver);
+
+/* A presence stanza of type from the bare or full JID from to to (either as text). NULL if a JID
+   does not parse. */
+struct st_stanza *st_roster_presence_new(const char *type, const char *from, const char *to);
+
+/* Registers the presence and subscription hooks (presence.c). */
+int st_roster_presence_load(struct st_module *m);
+
+#endif
