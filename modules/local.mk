@@ -29,3 +29,9 @@ tests_unit_test_module_LDFLAGS = -export-dynamic \
 	-Wl,--whole-archive,$(top_builddir)/.libs/libstarling.a,--no-whole-archive
 TESTS += tests/unit/test_module
 endif
+include modules/blocking/local.mk
+include modules/filter/local.mk
+include modules/vcard/local.mk
+include modules/private/local.mk
+include modules/offline/local.mk
+include modules/roster/local.mk

@@ -21,5 +21,9 @@ EXTRA_DIST += \
 	tests/integration/test_routing.py \
 	tests/integration/test_services.py \
 	tests/integration/test_slixmpp.py \
-	tests/integration/test_storage.py
+	tests/integration/test_storage.py \
+	tests/integration/test_offline.py
 TESTS += tests/integration/run.sh
+EXTRA_DIST += tests/integration/test_blocking.py
+EXTRA_DIST += tests/integration/test_roster.py
+EXTRA_DIST += tests/integration/test_vcard.py

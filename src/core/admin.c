@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <starling/api.h>
@@ -16,11 +17,16 @@
 #include "core/host.h"
 #include "core/server.h"
 #include "core/sm.h"
+#include "core/storage.h"
 #include "ctl/commands.h"
 #include "ctl/ctlproto.h"
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "xmpp/precis.h"
+
+/* the vCard storage of the vcard module (modules/ is not on the include path) */
+#include "modules/vcard/vcard_field.h"
+#include "modules/vcard/vcard_store.h"
 
 /* The node name ejabberdctl prints: "starling@<hostname>". */
 static const char *node_name(void)
@@ -432,6 +438,141 @@ static void cmd_kick_session(char *const *args, struct st_ctl_reply *r)
     st_ctl_reply_finish(r, code);
 }
 
+/* ---- vCards (stored by the vcard module, XEP-0054) ---- */
+
+/* A vCard field request: the account, and the field name the messages mention. */
+struct vcard_pending {
+    struct pending *p;
+    char *name;
+};
+
+static bool vcard_field_name_ok(struct st_ctl_reply *r, const char *name)
+{
+    if (st_vcard_field_name_valid(name))
+        return true;
+    st_ctl_reply_eprintf(r, "invalid vCard field name '%s'\n", name);
+    st_ctl_reply_finish(r, ST_CTL_EXIT_FAIL);
+    return false;
+}
+
+static struct vcard_pending *vcard_pending_new(struct st_ctl_reply *r, struct account *a,
+                                               const char *name)
+{
+    struct vcard_pending *vp = st_calloc(1, sizeof(*vp));
+    vp->p = pending_new(r, a);
+    vp->name = st_strdup(name);
+    return vp;
+}
+
+static void vcard_pending_finish(struct vcard_pending **vpp, int code)
+{
+    struct vcard_pending *vp = *vpp;
+    pending_finish(&vp->p, code);
+    st_free(&vp->name);
+    st_free(vpp);
+}
+
+static void get_vcard_done(void *ctx, const char *value, const char *err)
+{
+    struct vcard_pending *vp = ctx;
+    struct pending *p = vp->p;
+    if (err == NULL) {
+        st_ctl_reply_printf(p->reply, "%s\n", value);
+        vcard_pending_finish(&vp, ST_CTL_EXIT_OK);
+        return;
+    }
+    if (strcmp(err, ST_VCARD_ERR_NO_VCARD) == 0)
+        st_ctl_reply_eprintf(p->reply, "User %s@%s has no vCard\n", p->acct.user, p->acct.host);
+    else if (strcmp(err, ST_VCARD_ERR_NO_FIELD) == 0)
+        st_ctl_reply_eprintf(p->reply, "The vCard of %s@%s has no field %s\n", p->acct.user,
+                             p->acct.host, vp->name);
+    else
+        st_ctl_reply_eprintf(p->reply, "Cannot read the vCard of %s@%s: %s\n", p->acct.user,
+                             p->acct.host, err);
+    vcard_pending_finish(&vp, ST_CTL_EXIT_FAIL);
+}
+
+static void cmd_get_vcard(char *const *args, struct st_ctl_reply *r)
+{
+    struct account a;
+    if (!prep_account(r, args[0], args[1], NULL, &a))
+        return;
+    if (!vcard_field_name_ok(r, args[2])) {
+        account_clear(&a);
+        return;
+    }
+    struct vcard_pending *vp = vcard_pending_new(r, &a, args[2]);
+    st_vcard_field_read(st_server->store, vp->p->acct.host, vp->p->acct.user, vp->name,
+                        get_vcard_done, vp);
+}
+
+static void set_vcard_done(void *ctx, const char *err)
+{
+    struct vcard_pending *vp = ctx;
+    struct pending *p = vp->p;
+    if (err == NULL) {
+        st_info("admin: set the vCard field %s of %s@%s", vp->name, p->acct.user, p->acct.host);
+        vcard_pending_finish(&vp, ST_CTL_EXIT_OK);
+        return;
+    }
+    if (strcmp(err, ST_VCARD_ERR_NO_ACCOUNT) == 0)
+        st_ctl_reply_eprintf(p->reply, "User %s@%s does not exist\n", p->acct.user, p->acct.host);
+    else if (strcmp(err, ST_VCARD_ERR_TOO_LARGE) == 0)
+        st_ctl_reply_eprintf(p->reply, "The vCard of %s@%s would be larger than %u bytes\n",
+                             p->acct.user, p->acct.host, (unsigned)ST_VCARD_DEFAULT_MAX_SIZE);
+    else
+        st_ctl_reply_eprintf(p->reply, "Cannot set the vCard of %s@%s: %s\n", p->acct.user,
+                             p->acct.host, err);
+    vcard_pending_finish(&vp, ST_CTL_EXIT_FAIL);
+}
+
+static void cmd_set_vcard(char *const *args, struct st_ctl_reply *r)
+{
+    struct account a;
+    if (!prep_account(r, args[0], args[1], NULL, &a))
+        return;
+    if (!vcard_field_name_ok(r, args[2])) {
+        account_clear(&a);
+        return;
+    }
+    struct vcard_pending *vp = vcard_pending_new(r, &a, args[2]);
+    st_vcard_field_write(st_server->store, vp->p->acct.host, vp->p->acct.user, vp->name, args[3],
+                         ST_VCARD_DEFAULT_MAX_SIZE, set_vcard_done, vp);
+}
+
+/* ---- offline messages (stored by the offline module, XEP-0160) ---- */
+
+static void delete_old_messages_done(void *ctx, const struct st_store_result *res, const char *err)
+{
+    struct st_ctl_reply *r = ctx;
+    if (err != NULL) {
+        st_ctl_reply_eprintf(r, "Cannot delete old offline messages: %s\n", err);
+        st_ctl_reply_finish(r, ST_CTL_EXIT_FAIL);
+        return;
+    }
+    st_info("admin: deleted %llu old offline messages", st_store_result_affected(res));
+    st_ctl_reply_finish(r, ST_CTL_EXIT_OK);
+}
+
+static void cmd_delete_old_messages(char *const *args, struct st_ctl_reply *r)
+{
+    char *end;
+    const char *days = args[0];
+    long long n = days[0] >= '0' && days[0] <= '9' ? strtoll(days, &end, 10) : -1;
+    if (n < 0 || *end != '\0' || n > 1000000) {
+        st_ctl_reply_eprintf(r, "DAYS must be a whole number of days (0..1000000), not '%s'\n",
+                             days);
+        st_ctl_reply_finish(r, ST_CTL_EXIT_USAGE);
+        return;
+    }
+    char cutoff[32];
+    snprintf(cutoff, sizeof(cutoff), "%lld", (long long)time(NULL) - n * 86400);
+    const char *params[] = {cutoff};
+    st_store_query(st_server->store,
+                   "DELETE FROM offline_messages WHERE created_at < CAST($1 AS BIGINT)", 1, params,
+                   delete_old_messages_done, r);
+}
+
 /* ---- server ---- */
 
 static void cmd_status(char *const *args, struct st_ctl_reply *r)
@@ -570,10 +711,13 @@ static const struct {
     {"check_password", cmd_check_password},
     {"connected_users", cmd_connected_users},
     {"connected_users_number", cmd_connected_users_number},
+    {"delete_old_messages", cmd_delete_old_messages},
+    {"get_vcard", cmd_get_vcard},
     {"kick_session", cmd_kick_session},
     {"register", cmd_register},
     {"registered_users", cmd_registered_users},
     {"reload_config", cmd_reload_config},
+    {"set_vcard", cmd_set_vcard},
     {"stats", cmd_stats},
     {"status", cmd_status},
     {"stop", cmd_stop},

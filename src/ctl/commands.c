@@ -49,6 +49,25 @@ const struct st_ctl_command st_ctl_commands[] = {
         .secret_arg = -1,
     },
     {
+        .name = "delete_old_messages",
+        .args = {"DAYS"},
+        .help = "Delete offline messages older than DAYS",
+        .long_help = "Deletes the stored offline messages (XEP-0160) of every account on every "
+                     "host that arrived more than DAYS days ago; 0 deletes them all. Prints "
+                     "nothing.",
+        .mutating = true,
+        .secret_arg = -1,
+    },
+    {
+        .name = "get_vcard",
+        .args = {"USER", "HOST", "NAME"},
+        .help = "Print a field of an account's vCard",
+        .long_help = "Prints the text of the field NAME (a vcard-temp element name such as FN or "
+                     "NICKNAME) of the vCard of USER@HOST. Exits 1 when the account has no vCard "
+                     "or the vCard no such field.",
+        .secret_arg = -1,
+    },
+    {
         .name = "kick_session",
         .args = {"USER", "HOST", "RESOURCE", "REASON"},
         .help = "Disconnect one session",
@@ -81,6 +100,17 @@ const struct st_ctl_command st_ctl_commands[] = {
         .long_help = "Reads the configuration file again and switches to it. When the new "
                      "configuration has an error, it is printed, the running configuration stays "
                      "in force and the exit status is 1.",
+        .mutating = true,
+        .secret_arg = -1,
+    },
+    {
+        .name = "set_vcard",
+        .args = {"USER", "HOST", "NAME", "CONTENT"},
+        .help = "Set a field of an account's vCard",
+        .long_help = "Sets the field NAME (a vcard-temp element name such as FN or NICKNAME) of "
+                     "the vCard of USER@HOST to the text CONTENT, replacing the first such field "
+                     "or adding it, and creates the vCard when there is none. Exits 1 when the "
+                     "account does not exist or the vCard would be larger than 64 KiB.",
         .mutating = true,
         .secret_arg = -1,
     },

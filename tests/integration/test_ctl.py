@@ -332,9 +332,11 @@ class Server(Base):
                          '[ARGUMENTS...]')
         listed = [ln.split()[0] for ln in lines if ln.startswith('  ')]
         self.assertEqual(listed, ['change_password', 'check_account', 'check_password',
-                                  'connected_users', 'connected_users_number', 'kick_session',
-                                  'register', 'registered_users', 'reload_config', 'stats',
-                                  'status', 'stop', 'unregister', 'user_sessions_info', 'help'])
+                                  'connected_users', 'connected_users_number',
+                                  'delete_old_messages', 'get_vcard',
+                                  'kick_session', 'register', 'registered_users',
+                                  'reload_config', 'set_vcard', 'stats', 'status', 'stop',
+                                  'unregister', 'user_sessions_info', 'help'])
         self.run_ctl('help', 'check_account', sock=False,
                      out='Usage: starlingctl check_account USER HOST\n\n'
                          'Check whether an account exists.\n\n'

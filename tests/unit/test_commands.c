@@ -32,6 +32,9 @@ static const struct {
     {"stop", 0, true},
     {"reload_config", 0, true},
     {"stats", 1, false},
+    {"get_vcard", 3, false},
+    {"set_vcard", 4, true},
+    {"delete_old_messages", 1, true},
 };
 
 static char *capture(void (*fn)(FILE *, const void *), const void *arg)
