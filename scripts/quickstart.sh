@@ -37,7 +37,8 @@ hosts:
   - name: localhost
     certificate: $dir/localhost.crt
     key: $dir/localhost.key
-    modules: { disco: {}, ping: {}, version: {}, time: {}, uptime: {} }
+    modules: { disco: {}, ping: {}, version: {}, time: {}, uptime: {}, roster: {}, offline: {},
+               vcard: {}, private: {}, blocking: {}, filter: {} }
 YML
 "$bin/starlingd" --check-config -c "$dir/starling.yml"
 "$bin/starlingd" -c "$dir/starling.yml" &
