@@ -85,7 +85,9 @@ struct st_lg_opts {
     bool verbose;
     /* chat mode */
     double chat_rate;     /* messages per second, all senders together */
-    double chat_duration; /* seconds of sending */
+    double chat_duration; /* seconds of sending, warm-up included */
+    double chat_warmup;   /* seconds at the start that are not measured */
+    int chat_inflight;    /* > 0: saturation, this many messages in flight instead of a rate */
     int chat_body;        /* bytes of padding in each body */
 };
 
@@ -131,6 +133,7 @@ struct st_lg_sess {
     struct st_lg *lg;
     struct bufferevent *bev;
     struct st_lg_scram *scram;
+    char *jid;      /* full JID from the bind result (NULL before) */
     double t_start; /* when the connect started (monotonic seconds) */
     int index;      /* user number */
     int slot;       /* position in lg->online while online, else -1 */
@@ -188,6 +191,7 @@ struct st_lg {
     /* every online session, for the modes to pick from */
     struct st_lg_sess **online;
     int n_online;
+    struct st_lg_sess **by_user; /* online sessions by index - first_user, else NULL */
     /* SCRAM salted-password cache */
     struct st_lg_scram_entry scram_cache[ST_LG_SCRAM_CACHE];
     int scram_cache_n;
@@ -685,6 +689,7 @@ static void st_lg_online_remove(struct st_lg *lg, struct st_lg_sess *s)
 {
     if (s->slot < 0)
         return;
+    lg->by_user[s->index - lg->o.first_user] = NULL;
     struct st_lg_sess *last = lg->online[--lg->n_online];
     lg->online[s->slot] = last;
     last->slot = s->slot;
@@ -702,6 +707,7 @@ static void st_lg_sess_free(struct st_lg_sess *s)
             evutil_closesocket(fd);
     }
     free(s->scram);
+    free(s->jid);
     free(s);
 }
 
@@ -772,6 +778,7 @@ static void st_lg_went_online(struct st_lg_sess *s)
     lg->login_lat[lg->ok++] = st_lg_now() - s->t_start;
     s->slot = lg->n_online;
     lg->online[lg->n_online++] = s;
+    lg->by_user[s->index - lg->o.first_user] = s;
     if (lg->mode->online_cb)
         lg->mode->online_cb(lg, s);
     st_lg_start_more(lg);
@@ -953,6 +960,14 @@ static bool st_lg_on_element(struct st_lg_sess *s, const char *el, size_t len)
                 st_lg_fail(s, ST_LG_FAIL_BIND, "bind refused");
                 return false;
             }
+            /* the server may change the resource: messages go to the JID it bound */
+            t = st_lg_child_text(el, len, "jid", &tl);
+            if (!t || tl == 0 || tl > 1023 || memchr(t, '\'', tl) || memchr(t, '<', tl)) {
+                st_lg_fail(s, ST_LG_FAIL_BIND, "no usable jid in the bind result");
+                return false;
+            }
+            s->jid = st_lg_xcalloc(1, tl + 1);
+            memcpy(s->jid, t, tl);
             if (s->need_session) {
                 st_lg_send(s,
                            "<iq type='set' id='s1'><session xmlns='" ST_LG_NS_SESSION "'/></iq>");
@@ -1233,15 +1248,27 @@ static const struct st_lg_mode st_lg_mode_login = {
     .name = "login",
 };
 
-/* chat: every online user sends 1:1 messages to random online users; latency from the body */
+/*
+ * chat: online users send 1:1 messages to the full JIDs of random other online users. Two ways
+ * to drive it: at --rate messages/s in total (a latency test at a steady load), or with
+ * --inflight K messages in flight (saturation: every delivered or bounced message lets its
+ * sender send the next one, so the server runs as fast as it can take them). The body carries
+ * the send time and the sender's number; the receiving session computes the latency. Only the
+ * window after --warmup and before the end of --duration is measured: delivered messages, the
+ * latency of messages sent in it, and server and client CPU time over it.
+ */
 struct st_lg_chat {
     struct event *timer;
-    double t_start, t_stop, t_end, t_last, budget;
+    double t_start, t_measure, t_stop, t_end, t_last, budget;
+    uint64_t measure_ns, stop_ns; /* the window, as st_lg_now_ns() values */
+    bool measuring, stopped;
     uint64_t rng;
-    long sent, delivered, errors;
-    double *lat; /* seconds */
+    long sent, delivered, errors;       /* all of the run */
+    long w_sent, w_delivered, w_errors; /* at the start of the window, then over it */
+    double *lat;                        /* seconds, messages sent inside the window */
     size_t n_lat, cap_lat;
     long long cpu_before, cpu_after;
+    double client_cpu_before, client_cpu_after;
     char *pad;
 };
 
@@ -1254,11 +1281,31 @@ static uint64_t st_lg_rand(uint64_t *x)
     return *x * 2685821657736338717ull;
 }
 
+static double st_lg_self_cpu(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* Sends one message from sender to a random other online user's full JID. */
+static void st_lg_chat_send(struct st_lg *lg, struct st_lg_chat *c, struct st_lg_sess *from)
+{
+    if (lg->n_online < 2 || from->slot < 0)
+        return;
+    int b = (int)(st_lg_rand(&c->rng) % (uint64_t)(lg->n_online - 1));
+    if (b >= from->slot)
+        b++;
+    st_lg_send(from, "<message to='%s' type='chat'><body>T=%" PRIu64 " F=%d %s</body></message>",
+               lg->online[b]->jid, st_lg_now_ns(), from->index, c->pad);
+    c->sent++;
+}
+
 static void st_lg_chat_end(struct st_lg *lg)
 {
     struct st_lg_chat *c = lg->mode_state;
     c->t_end = st_lg_now();
-    c->cpu_after = st_lg_cpu_ticks(lg->o.server_pid);
     event_free(c->timer);
     c->timer = NULL;
     st_lg_finish(lg);
@@ -1271,26 +1318,41 @@ static void st_lg_chat_tick(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     double now = st_lg_now();
+    if (!c->measuring && now >= c->t_measure) {
+        c->measuring = true;
+        c->measure_ns = st_lg_now_ns();
+        c->t_measure = now;
+        c->cpu_before = st_lg_cpu_ticks(lg->o.server_pid);
+        c->client_cpu_before = st_lg_self_cpu();
+        c->w_sent = c->sent;
+        c->w_delivered = c->delivered;
+        c->w_errors = c->errors;
+    }
     if (now >= c->t_stop) {
+        if (!c->stopped) {
+            /* the window closes here; what is still in flight drains unmeasured (CPU) */
+            c->stopped = true;
+            c->stop_ns = st_lg_now_ns();
+            c->t_stop = now;
+            c->cpu_after = st_lg_cpu_ticks(lg->o.server_pid);
+            c->client_cpu_after = st_lg_self_cpu();
+            c->w_sent = c->sent - c->w_sent;
+            c->w_delivered = c->delivered - c->w_delivered;
+            c->w_errors = c->errors - c->w_errors;
+        }
         /* drain: wait until everything sent is answered, or 5 seconds */
         if (c->delivered + c->errors >= c->sent || now >= c->t_stop + 5.0 || lg->n_online < 2)
             st_lg_chat_end(lg);
         return;
     }
+    if (lg->o.chat_inflight > 0)
+        return; /* saturation: deliveries drive the sending */
     c->budget += lg->o.chat_rate * (now - c->t_last);
     c->t_last = now;
-    char to[256];
     while (c->budget >= 1 && lg->n_online >= 2) {
         c->budget -= 1;
         int a = (int)(st_lg_rand(&c->rng) % (uint64_t)lg->n_online);
-        int b = (int)(st_lg_rand(&c->rng) % (uint64_t)(lg->n_online - 1));
-        if (b >= a)
-            b++;
-        st_lg_user(lg, lg->online[b]->index, to, sizeof to);
-        st_lg_send(lg->online[a],
-                   "<message to='%s@%s' type='chat'><body>T=%" PRIu64 " %s</body></message>", to,
-                   lg->o.domain, st_lg_now_ns(), c->pad);
-        c->sent++;
+        st_lg_chat_send(lg, c, lg->online[a]);
     }
 }
 
@@ -1301,41 +1363,67 @@ static void st_lg_chat_run(struct st_lg *lg)
     c->pad = st_lg_xcalloc(1, (size_t)lg->o.chat_body + 1);
     memset(c->pad, 'x', (size_t)lg->o.chat_body);
     c->rng = st_lg_now_ns() | 1;
-    c->cpu_before = st_lg_cpu_ticks(lg->o.server_pid);
     c->t_start = c->t_last = st_lg_now();
+    double warmup = lg->o.chat_warmup < lg->o.chat_duration ? lg->o.chat_warmup : 0;
+    c->t_measure = c->t_start + warmup;
     c->t_stop = c->t_start + lg->o.chat_duration;
+    c->cpu_before = c->cpu_after = -1;
     c->timer = event_new(lg->base, -1, EV_PERSIST, st_lg_chat_tick, lg);
     struct timeval tv = {0, 5000};
     event_add(c->timer, &tv);
+    if (lg->o.chat_inflight > 0)
+        for (int i = 0; i < lg->o.chat_inflight && lg->n_online >= 2; i++)
+            st_lg_chat_send(lg, c, lg->online[st_lg_rand(&c->rng) % (uint64_t)lg->n_online]);
+    st_lg_chat_tick(-1, 0, lg); /* a warm-up of 0 opens the window now */
+}
+
+/* Saturation: the message from sender number `from` is over (delivered or bounced). */
+static void st_lg_chat_next(struct st_lg *lg, struct st_lg_chat *c, struct st_lg_sess *from)
+{
+    if (lg->o.chat_inflight <= 0 || c->stopped || !c->timer)
+        return;
+    if (!from || from->slot < 0) /* the sender is gone: keep the count in flight anyway */
+        from = lg->n_online > 0 ? lg->online[st_lg_rand(&c->rng) % (uint64_t)lg->n_online] : NULL;
+    if (from)
+        st_lg_chat_send(lg, c, from);
 }
 
 static bool st_lg_chat_stanza(struct st_lg *lg, struct st_lg_sess *s, const char *el, size_t len)
 {
     struct st_lg_chat *c = lg->mode_state;
     char type[16];
-    (void)s;
     if (!c || !st_lg_is(el, len, "message"))
         return true;
     if (st_lg_attr(el, len, "type", type, sizeof type) && strcmp(type, "error") == 0) {
+        /* a bounce comes back to its sender */
         c->errors++;
+        st_lg_chat_next(lg, c, s);
         return true;
     }
     size_t tl;
     const char *t = st_lg_child_text(el, len, "body", &tl);
     if (!t || tl < 3 || memcmp(t, "T=", 2) != 0)
         return true;
-    uint64_t sent_ns = strtoull(t + 2, NULL, 10);
+    char *end;
+    uint64_t sent_ns = strtoull(t + 2, &end, 10);
     uint64_t now_ns = st_lg_now_ns();
-    if (c->n_lat == c->cap_lat) {
-        c->cap_lat = c->cap_lat ? c->cap_lat * 2 : 65536;
-        c->lat = realloc(c->lat, c->cap_lat * sizeof *c->lat);
-        if (!c->lat) {
-            fprintf(stderr, "loadgen: out of memory\n");
-            exit(2);
-        }
-    }
-    c->lat[c->n_lat++] = (double)(now_ns - sent_ns) / 1e9;
+    long from_index = -1;
+    if (end + 3 < t + tl && memcmp(end, " F=", 3) == 0)
+        from_index = strtol(end + 3, NULL, 10);
     c->delivered++;
+    if (c->measuring && sent_ns >= c->measure_ns && (!c->stopped || sent_ns < c->stop_ns)) {
+        if (c->n_lat == c->cap_lat) {
+            c->cap_lat = c->cap_lat ? c->cap_lat * 2 : 65536;
+            c->lat = realloc(c->lat, c->cap_lat * sizeof *c->lat);
+            if (!c->lat) {
+                fprintf(stderr, "loadgen: out of memory\n");
+                exit(2);
+            }
+        }
+        c->lat[c->n_lat++] = (double)(now_ns - sent_ns) / 1e9;
+    }
+    long u = from_index - lg->o.first_user;
+    st_lg_chat_next(lg, c, u >= 0 && u < lg->o.users ? lg->by_user[u] : NULL);
     return true;
 }
 
@@ -1344,20 +1432,31 @@ static void st_lg_chat_report(struct st_lg *lg)
     struct st_lg_chat *c = lg->mode_state;
     if (!c)
         return;
-    double span = (c->t_end < c->t_stop ? c->t_end : c->t_stop) - c->t_start;
+    double window = c->t_stop - c->t_measure;
     qsort(c->lat, c->n_lat, sizeof *c->lat, st_lg_cmp_double);
+    if (lg->o.chat_inflight > 0)
+        printf("chat_drive=inflight chat_inflight=%d", lg->o.chat_inflight);
+    else
+        printf("chat_drive=rate chat_rate=%.1f", lg->o.chat_rate);
+    printf(" window_s=%.3f warmup_s=%.3f\n", window, c->t_measure - c->t_start);
     printf("chat_sent=%ld chat_delivered=%ld chat_errors=%ld chat_lost=%ld "
            "sessions_online_at_end=%d\n",
            c->sent, c->delivered, c->errors, c->sent - c->delivered - c->errors, lg->n_online);
+    printf("window_sent=%ld window_delivered=%ld window_errors=%ld\n", c->w_sent, c->w_delivered,
+           c->w_errors);
     printf("delivered_msgs_per_s=%.1f latency_p50_ms=%.3f latency_p99_ms=%.3f "
-           "latency_max_ms=%.3f\n",
-           span > 0 ? c->delivered / span : 0, 1e3 * st_lg_quantile(c->lat, c->n_lat, 0.5),
+           "latency_max_ms=%.3f latency_samples=%zu\n",
+           window > 0 ? c->w_delivered / window : 0, 1e3 * st_lg_quantile(c->lat, c->n_lat, 0.5),
            1e3 * st_lg_quantile(c->lat, c->n_lat, 0.99),
-           1e3 * st_lg_quantile(c->lat, c->n_lat, 1.0));
+           1e3 * st_lg_quantile(c->lat, c->n_lat, 1.0), c->n_lat);
+    double ccpu = c->client_cpu_after - c->client_cpu_before;
+    printf("client_cpu_s_chat=%.2f client_cpu_us_per_msg=%.1f\n", ccpu,
+           c->w_delivered > 0 ? ccpu * 1e6 / (double)c->w_delivered : 0);
     if (lg->o.server_pid > 0 && c->cpu_before >= 0 && c->cpu_after >= 0) {
         double us = (double)(c->cpu_after - c->cpu_before) * 1e6 / (double)sysconf(_SC_CLK_TCK);
-        printf("server_cpu_s_chat=%.2f server_cpu_us_per_msg=%.1f\n", us / 1e6,
-               c->delivered > 0 ? us / (double)c->delivered : 0);
+        printf("server_cpu_s_chat=%.2f server_cpu_us_per_msg=%.1f server_cpu_share=%.2f\n",
+               us / 1e6, c->w_delivered > 0 ? us / (double)c->w_delivered : 0,
+               window > 0 ? us / 1e6 / window : 0);
     }
     free(c->lat);
     free(c->pad);
@@ -1400,7 +1499,10 @@ static void st_lg_usage(FILE *f)
                "  --plain-fallback     SASL PLAIN when SCRAM-SHA-256 is not offered\n"
                "  --mode M             login (default) or chat\n"
                "  --rate R             chat: messages per second, all users together (1000)\n"
-               "  --duration S         chat: seconds of sending (10)\n"
+               "  --inflight K         chat: keep K messages in flight instead of --rate\n"
+               "                       (saturation; 0 = use --rate)\n"
+               "  --duration S         chat: seconds of sending, warm-up included (10)\n"
+               "  --warmup S           chat: seconds at the start left out of the figures (0)\n"
                "  --body-size B        chat: padding bytes per body (32)\n"
                "  --verbose            say why each failed session failed (stderr)\n");
 }
@@ -1440,6 +1542,8 @@ static void st_lg_parse(struct st_lg *lg, int argc, char **argv)
         O_MODE,
         O_RATE,
         O_DUR,
+        O_INFL,
+        O_WARM,
         O_BODY,
         O_VERBOSE,
         O_HELP
@@ -1465,6 +1569,8 @@ static void st_lg_parse(struct st_lg *lg, int argc, char **argv)
         {"mode", 1, NULL, O_MODE},
         {"rate", 1, NULL, O_RATE},
         {"duration", 1, NULL, O_DUR},
+        {"inflight", 1, NULL, O_INFL},
+        {"warmup", 1, NULL, O_WARM},
         {"body-size", 1, NULL, O_BODY},
         {"verbose", 0, NULL, O_VERBOSE},
         {"help", 0, NULL, O_HELP},
@@ -1556,6 +1662,12 @@ static void st_lg_parse(struct st_lg *lg, int argc, char **argv)
             break;
         case O_DUR:
             o->chat_duration = st_lg_num(optarg, "duration", 0, 86400);
+            break;
+        case O_INFL:
+            o->chat_inflight = (int)st_lg_num(optarg, "inflight", 0, 1000000);
+            break;
+        case O_WARM:
+            o->chat_warmup = st_lg_num(optarg, "warmup", 0, 86400);
             break;
         case O_BODY:
             o->chat_body = (int)st_lg_num(optarg, "body-size", 0, 65536);
@@ -1655,6 +1767,7 @@ int main(int argc, char **argv)
     }
     lg->login_lat = st_lg_xcalloc((size_t)lg->o.users, sizeof *lg->login_lat);
     lg->online = st_lg_xcalloc((size_t)lg->o.users, sizeof *lg->online);
+    lg->by_user = st_lg_xcalloc((size_t)lg->o.users, sizeof *lg->by_user);
     lg->rss_before = st_lg_rss_kib(lg->o.server_pid);
     if (lg->o.server_pid > 0 && lg->rss_before < 0) {
         fprintf(stderr, "loadgen: cannot read /proc/%ld/status\n", lg->o.server_pid);
@@ -1676,6 +1789,7 @@ int main(int argc, char **argv)
     SSL_CTX_free(lg->ssl);
     free(lg->login_lat);
     free(lg->online);
+    free(lg->by_user);
     int rc = lg->failed > 0 ? 3 : lg->exit_code;
     OPENSSL_cleanse(lg->scram_cache, sizeof lg->scram_cache);
     free(lg);
