@@ -35,3 +35,5 @@ include modules/vcard/local.mk
 include modules/private/local.mk
 include modules/offline/local.mk
 include modules/roster/local.mk
+include modules/last/local.mk
+include modules/disco/local.mk

@@ -10,7 +10,9 @@ ST_SCHEMA_FILES = \
 	schema/sqlite/0005_blocking.sql \
 	schema/pgsql/0005_blocking.sql \
 	schema/sqlite/0003_offline.sql \
-	schema/pgsql/0003_offline.sql
+	schema/pgsql/0003_offline.sql \
+	schema/sqlite/0006_last.sql \
+	schema/pgsql/0006_last.sql
 EXTRA_DIST += schema/embed.sh $(ST_SCHEMA_FILES)
 nodist_libstarling_la_SOURCES += src/core/schema_data.c
 BUILT_SOURCES += src/core/schema_data.c

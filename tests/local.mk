@@ -27,3 +27,4 @@ TESTS += tests/integration/run.sh
 EXTRA_DIST += tests/integration/test_blocking.py
 EXTRA_DIST += tests/integration/test_roster.py
 EXTRA_DIST += tests/integration/test_vcard.py
+EXTRA_DIST += tests/integration/test_services2.py

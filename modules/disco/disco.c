@@ -1,24 +1,145 @@
 /* SPDX-License-Identifier: ISC */
-/* XEP-0030 Service Discovery: info and items of the server and of accounts, from the registry. */
+/* XEP-0030 disco of the server and of accounts, with server caps (XEP-0115) and XEP-0157 info. */
 #include <starling/api.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/accounts.h"
 #include "core/server.h"
+#include "lib/mem.h"
+#include "modules/disco/caps.h"
 
 #define ST_NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
 #define ST_NS_DISCO_ITEMS "http://jabber.org/protocol/disco#items"
+#define ST_NS_CAPS "http://jabber.org/protocol/caps"
+#define ST_NS_DATA "jabber:x:data"
+#define ST_SERVERINFO_FORM_TYPE "http://jabber.org/network/serverinfo"
+
+/* The XEP-0157 address kinds, in the order of the form's fields (sorted by var). */
+#define ST_DISCO_NKINDS 7
+static const char *const st_disco_kinds[ST_DISCO_NKINDS] = {
+    "abuse-addresses",    "admin-addresses",  "feedback-addresses", "sales-addresses",
+    "security-addresses", "status-addresses", "support-addresses",
+};
 
 struct st_disco_conf {
-    char *name; /* the server identity's name */
+    char *name;                                   /* the server identity's name */
+    char *caps_node;                              /* the node of the server's caps (XEP-0115) */
+    struct st_strlist addresses[ST_DISCO_NKINDS]; /* XEP-0157, in st_disco_kinds order */
 };
+
+#define ST_DISCO_ADDR_OPT(key, i, what)                                                            \
+    {                                                                                              \
+        key, ST_OPT_STRLIST,                                                                       \
+            offsetof(struct st_disco_conf, addresses) + (i) * sizeof(struct st_strlist), NULL, 0,  \
+            0, NULL,                                                                               \
+            "contact addresses (URIs, e.g. xmpp: or mailto:) for " what ", shown in the server's " \
+            "disco#info (XEP-0157)"                                                                \
+    }
 
 static const struct st_option st_disco_options[] = {
     {"name", ST_OPT_STRING, offsetof(struct st_disco_conf, name), "Starling", 0, 0, NULL,
      "name of the server identity (category server, type im)"},
+    {"caps_node", ST_OPT_STRING, offsetof(struct st_disco_conf, caps_node),
+     "https://starling.example/starlingd", 0, 0, NULL,
+     "node of the server's entity capabilities (XEP-0115) in its stream features"},
+    ST_DISCO_ADDR_OPT("abuse_addresses", 0, "reporting abuse"),
+    ST_DISCO_ADDR_OPT("admin_addresses", 1, "the server's administrators"),
+    ST_DISCO_ADDR_OPT("feedback_addresses", 2, "feedback"),
+    ST_DISCO_ADDR_OPT("sales_addresses", 3, "sales"),
+    ST_DISCO_ADDR_OPT("security_addresses", 4, "security reports"),
+    ST_DISCO_ADDR_OPT("status_addresses", 5, "service status"),
+    ST_DISCO_ADDR_OPT("support_addresses", 6, "user support"),
     ST_OPTION_END,
 };
+
+/* The module instance's state: its config and the caps 'ver', computed on first use. */
+struct st_disco_state {
+    const struct st_disco_conf *conf;
+    char *ver;  /* NULL until computed; dropped when the host's modules change */
+    char *node; /* "<caps_node>#<ver>", with ver */
+};
+
+/* The host's disco#info content, strings borrowed from the registry for the duration of a call. */
+struct st_disco_info {
+    struct st_caps_identity *ids;
+    size_t nids, ids_cap;
+    const char **features;
+    size_t nfeatures, features_cap;
+    struct st_caps_field fields[ST_DISCO_NKINDS]; /* XEP-0157 fields with at least one value */
+    size_t nfields;
+};
+
+static void st_disco_collect_identity(const char *category, const char *type, const char *name,
+                                      void *ctx)
+{
+    struct st_disco_info *info = ctx;
+    if (info->nids == info->ids_cap) {
+        info->ids_cap = info->ids_cap == 0 ? 4 : info->ids_cap * 2;
+        info->ids = st_realloc(info->ids, info->ids_cap * sizeof(*info->ids));
+    }
+    info->ids[info->nids++] = (struct st_caps_identity){category, type, NULL, name};
+}
+
+static void st_disco_collect_feature(const char *var, void *ctx)
+{
+    struct st_disco_info *info = ctx;
+    if (info->nfeatures == info->features_cap) {
+        info->features_cap = info->features_cap == 0 ? 32 : info->features_cap * 2;
+        info->features = st_realloc(info->features, info->features_cap * sizeof(*info->features));
+    }
+    info->features[info->nfeatures++] = var;
+}
+
+/* Gathers what the host's disco#info shows: features sorted and without duplicates. */
+static void st_disco_info_collect(struct st_module *m, struct st_disco_info *info)
+{
+    const struct st_disco_state *st = st_module_get_data(m);
+    memset(info, 0, sizeof(*info));
+    st_host_foreach_identity(st_module_host(m), st_disco_collect_identity, info);
+    st_host_foreach_feature(st_module_host(m), false, st_disco_collect_feature, info);
+    info->nfeatures = st_caps_sort_features(info->features, info->nfeatures);
+    for (size_t k = 0; k < ST_DISCO_NKINDS; k++) {
+        const struct st_strlist *l = &st->conf->addresses[k];
+        if (l->count > 0)
+            info->fields[info->nfields++] =
+                (struct st_caps_field){st_disco_kinds[k], (const char *const *)l->items, l->count};
+    }
+}
+
+static void st_disco_info_clear(struct st_disco_info *info)
+{
+    free(info->ids);
+    free(info->features);
+    memset(info, 0, sizeof(*info));
+}
+
+/* The caps 'ver' of the host's disco#info, cached until the host's modules change. */
+static const char *st_disco_ver(struct st_module *m)
+{
+    struct st_disco_state *st = st_module_get_data(m);
+    if (st->ver == NULL) {
+        struct st_disco_info info;
+        st_disco_info_collect(m, &info);
+        struct st_caps_form form = {ST_SERVERINFO_FORM_TYPE, info.fields, info.nfields};
+        st->ver = st_caps_ver(info.ids, info.nids, info.features, info.nfeatures, &form,
+                              info.nfields > 0 ? 1 : 0);
+        st_disco_info_clear(&info);
+        size_t n = strlen(st->conf->caps_node) + 1 + strlen(st->ver) + 1;
+        st->node = st_malloc(n);
+        snprintf(st->node, n, "%s#%s", st->conf->caps_node, st->ver);
+    }
+    return st->ver;
+}
+
+static void st_disco_forget_ver(struct st_disco_state *st)
+{
+    free(st->ver);
+    free(st->node);
+    st->ver = NULL;
+    st->node = NULL;
+}
 
 struct st_disco_build {
     struct st_stanza *reply;
@@ -61,14 +182,52 @@ static bool st_disco_unknown_node(struct st_event *ev)
     return true;
 }
 
+/* The XEP-0157 form: FORM_TYPE, then one field per kind of address configured. */
+static void st_disco_add_serverinfo(struct st_disco_build *b, const struct st_disco_info *info)
+{
+    struct st_arena *a = b->reply->arena;
+    struct st_xml *x = st_xml_new(a, b->query, "x", ST_NS_DATA);
+    st_xml_set_attr(a, x, "type", "result");
+    struct st_xml *ft = st_xml_new(a, x, "field", NULL);
+    st_xml_set_attr(a, ft, "var", "FORM_TYPE");
+    st_xml_set_attr(a, ft, "type", "hidden");
+    st_xml_add_text(a, st_xml_new(a, ft, "value", NULL), ST_SERVERINFO_FORM_TYPE,
+                    strlen(ST_SERVERINFO_FORM_TYPE));
+    for (size_t i = 0; i < info->nfields; i++) {
+        struct st_xml *f = st_xml_new(a, x, "field", NULL);
+        st_xml_set_attr(a, f, "var", info->fields[i].var);
+        for (size_t v = 0; v < info->fields[i].nvalues; v++) {
+            const char *val = info->fields[i].values[v];
+            st_xml_add_text(a, st_xml_new(a, f, "value", NULL), val, strlen(val));
+        }
+    }
+}
+
 static enum st_hook_result st_disco_host_info(struct st_event *ev, void *data)
 {
     struct st_module *m = data;
-    if (st_disco_unknown_node(ev))
-        return ST_HOOK_HANDLED;
+    const char *node = st_xml_attr(st_stanza_payload(ev->stanza), "node");
+    if (node != NULL) {
+        /* the node of our own caps (XEP-0115 §6.2) answers the same info; others are unknown */
+        st_disco_ver(m);
+        const struct st_disco_state *st = st_module_get_data(m);
+        if (strcmp(node, st->node) != 0) {
+            st_reply_error(ev, ST_ERR_ITEM_NOT_FOUND, NULL);
+            return ST_HOOK_HANDLED;
+        }
+    }
     struct st_disco_build b = st_disco_result(ev->stanza, ST_NS_DISCO_INFO);
-    st_host_foreach_identity(st_module_host(m), st_disco_add_identity, &b);
-    st_host_foreach_feature(st_module_host(m), false, st_disco_add_feature, &b);
+    if (node != NULL)
+        st_xml_set_attr(b.reply->arena, b.query, "node", node);
+    struct st_disco_info info;
+    st_disco_info_collect(m, &info);
+    for (size_t i = 0; i < info.nids; i++)
+        st_disco_add_identity(info.ids[i].category, info.ids[i].type, info.ids[i].name, &b);
+    for (size_t i = 0; i < info.nfeatures; i++)
+        st_disco_add_feature(info.features[i], &b);
+    if (info.nfields > 0)
+        st_disco_add_serverinfo(&b, &info);
+    st_disco_info_clear(&info);
     st_reply(ev, b.reply);
     st_stanza_unref(&b.reply);
     return ST_HOOK_HANDLED;
@@ -150,9 +309,27 @@ static enum st_hook_result st_disco_account(struct st_event *ev, void *data)
     return ST_HOOK_HANDLED;
 }
 
+/* XEP-0115 §6.3: the server's caps as a stream feature. */
+static enum st_hook_result st_disco_features(struct st_event *ev, void *data)
+{
+    struct st_module *m = data;
+    struct st_stream_features *sf = ev->extra;
+    const char *ver = st_disco_ver(m);
+    const struct st_disco_state *st = st_module_get_data(m);
+    struct st_xml *c = st_xml_new(sf->arena, sf->features, "c", ST_NS_CAPS);
+    st_xml_set_attr(sf->arena, c, "hash", "sha-1");
+    st_xml_set_attr(sf->arena, c, "node", st->conf->caps_node);
+    st_xml_set_attr(sf->arena, c, "ver", ver);
+    return ST_HOOK_PASS;
+}
+
 static int st_disco_load(struct st_module *m, const void *config)
 {
     const struct st_disco_conf *conf = config;
+    struct st_disco_state *st = st_calloc(1, sizeof(*st));
+    st->conf = conf;
+    st_module_set_data(m, st);
+    st_module_hook(m, "stream-features", st_disco_features, ST_PRIO_DEFAULT, m);
     st_module_identity(m, "server", "im", conf->name);
     st_module_feature(m, ST_NS_DISCO_INFO);
     st_module_feature(m, ST_NS_DISCO_ITEMS);
@@ -165,7 +342,24 @@ static int st_disco_load(struct st_module *m, const void *config)
     return 0;
 }
 
-static const char *const st_disco_xeps[] = {"XEP-0030", NULL};
+/* Every module of the host is loaded (at start and after each reload): the caps change. */
+static int st_disco_ready(struct st_module *m)
+{
+    st_disco_forget_ver(st_module_get_data(m));
+    return 0;
+}
+
+static void st_disco_unload(struct st_module *m)
+{
+    struct st_disco_state *st = st_module_get_data(m);
+    if (st == NULL)
+        return;
+    st_disco_forget_ver(st);
+    free(st);
+    st_module_set_data(m, NULL);
+}
+
+static const char *const st_disco_xeps[] = {"XEP-0030", "XEP-0115", "XEP-0157", NULL};
 
 const struct st_module_desc st_mod_disco = {
     .abi = ST_MODULE_ABI,
@@ -175,4 +369,6 @@ const struct st_module_desc st_mod_disco = {
     .options = st_disco_options,
     .config_size = sizeof(struct st_disco_conf),
     .load = st_disco_load,
+    .ready = st_disco_ready,
+    .unload = st_disco_unload,
 };
