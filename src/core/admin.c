@@ -492,16 +492,24 @@ static void get_vcard_done(void *ctx, const char *value, const char *err)
     vcard_pending_finish(&vp, ST_CTL_EXIT_FAIL);
 }
 
-static void cmd_get_vcard(char *const *args, struct st_ctl_reply *r)
+/* USER HOST NAME of get_vcard and set_vcard, checked: the request, or NULL once answered. */
+static struct vcard_pending *vcard_begin(char *const *args, struct st_ctl_reply *r)
 {
     struct account a;
     if (!prep_account(r, args[0], args[1], NULL, &a))
-        return;
+        return NULL;
     if (!vcard_field_name_ok(r, args[2])) {
         account_clear(&a);
-        return;
+        return NULL;
     }
-    struct vcard_pending *vp = vcard_pending_new(r, &a, args[2]);
+    return vcard_pending_new(r, &a, args[2]);
+}
+
+static void cmd_get_vcard(char *const *args, struct st_ctl_reply *r)
+{
+    struct vcard_pending *vp = vcard_begin(args, r);
+    if (vp == NULL)
+        return;
     st_vcard_field_read(st_server->store, vp->p->acct.host, vp->p->acct.user, vp->name,
                         get_vcard_done, vp);
 }
@@ -528,14 +536,9 @@ static void set_vcard_done(void *ctx, const char *err)
 
 static void cmd_set_vcard(char *const *args, struct st_ctl_reply *r)
 {
-    struct account a;
-    if (!prep_account(r, args[0], args[1], NULL, &a))
+    struct vcard_pending *vp = vcard_begin(args, r);
+    if (vp == NULL)
         return;
-    if (!vcard_field_name_ok(r, args[2])) {
-        account_clear(&a);
-        return;
-    }
-    struct vcard_pending *vp = vcard_pending_new(r, &a, args[2]);
     st_vcard_field_write(st_server->store, vp->p->acct.host, vp->p->acct.user, vp->name, args[3],
                          ST_VCARD_DEFAULT_MAX_SIZE, set_vcard_done, vp);
 }
