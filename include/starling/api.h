@@ -22,7 +22,13 @@ enum st_hook_result {
    "stream-features" (extra: a struct st_stream_features to add children to), "c2s-element"
    (extra: a non-stanza element a bound client sent), "user-created" and "user-deleted" (extra:
    the prepared username, a const char *), "disco-items/host" (extra: the <query/> to add items
-   to), "message/offline/handle" (a message for an existing account with no available resource). */
+   to), "message/offline/handle" (a message for an existing account with no available resource),
+   "stream-features/preauth" (as "stream-features", for the features offered before
+   authentication, once TLS is done where it is required), "c2s-preauth-iq" (stanza: an <iq/> a
+   client sent before authentication, once TLS is done where required; session and origin: its
+   session, which has no JID; HANDLED = a module answers it with st_session_send, its reply
+   having no 'to'; unhandled, the stream ends with <not-authorized/> as for any pre-auth
+   stanza). */
 
 /* The "stream-features" event's extra: add children to features, allocated from arena. */
 struct st_stream_features {

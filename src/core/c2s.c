@@ -4,8 +4,6 @@
 
 #include <arpa/inet.h>
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <malloc.h>
 #include <netinet/in.h>
@@ -28,6 +26,7 @@
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "lib/strbuf.h"
+#include "net/io.h"
 #include "net/tls.h"
 #include "xml/stream.h"
 #include "xmpp/errors.h"
@@ -231,13 +230,12 @@ void st_session_unref(struct st_session **sp)
 
 static void st_c2s_write(struct st_session *s, const char *data, size_t len)
 {
-    if (s->closed || s->bev == NULL)
+    if (s->closed || s->io == NULL)
         return;
-    bufferevent_write(s->bev, data, len);
-    struct evbuffer *out = bufferevent_get_output(s->bev);
-    if (evbuffer_get_length(out) > st_c2s.output_high_water) {
+    st_io_write(s->io, data, len);
+    if (st_io_output_length(s->io) > st_c2s.output_high_water) {
         st_warn("%s: peer does not read (%zu bytes queued), disconnecting", st_session_label(s),
-                evbuffer_get_length(out));
+                st_io_output_length(s->io));
         st_c2s_teardown(s);
     }
 }
@@ -257,7 +255,8 @@ static void st_c2s_write_xml(struct st_session *s, const struct st_xml *el)
 
 void st_session_send(struct st_session *s, struct st_stanza *st)
 {
-    if (s->state != ST_C2S_BOUND)
+    /* before authentication only the answer to a "c2s-preauth-iq" can be written */
+    if (s->state != ST_C2S_BOUND && s->state != ST_C2S_FEATURES)
         return;
     s->stanzas_out++;
     st_c2s_write_xml(s, st->root);
@@ -334,13 +333,13 @@ static void st_c2s_close(struct st_session *s)
     if (s->closed)
         return;
     s->state = ST_C2S_CLOSING;
-    bufferevent_disable(s->bev, EV_READ);
+    st_io_enable_read(s->io, false);
     if (s->timer != NULL)
         event_free(s->timer);
     s->timer = evtimer_new(st_server->base, st_c2s_close_timeout, s);
     struct timeval tv = {ST_CLOSE_GRACE, 0};
     evtimer_add(s->timer, &tv);
-    if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+    if (st_io_output_length(s->io) == 0)
         st_c2s_teardown(s);
 }
 
@@ -403,9 +402,7 @@ static void st_c2s_teardown(struct st_session *s)
     if (s->timer != NULL)
         event_free(s->timer);
     s->timer = NULL;
-    if (s->bev != NULL)
-        bufferevent_free(s->bev);
-    s->bev = NULL;
+    st_io_free(&s->io);
     if (s->ssl != NULL)
         SSL_free(s->ssl);
     s->ssl = NULL;
@@ -559,7 +556,7 @@ static void st_c2s_restart_stream(struct st_session *s)
     s->reset_pending = false;
     st_xml_stream_reset(s->xs);
     st_xml_stream_set_limits(s->xs, &st_c2s.authed);
-    struct evbuffer *in = bufferevent_get_input(s->bev);
+    struct evbuffer *in = st_io_input(s->io);
     evbuffer_drain(in, evbuffer_get_length(in));
 }
 
@@ -807,44 +804,42 @@ static void st_sasl_element(struct st_session *s, struct st_arena *arena, struct
 
 /* ---- STARTTLS ---- */
 
-static void st_c2s_read_cb(struct bufferevent *bev, void *arg);
-static void st_c2s_write_cb(struct bufferevent *bev, void *arg);
-static void st_c2s_event_cb(struct bufferevent *bev, short what, void *arg);
+static void st_c2s_read_cb(void *arg);
+static void st_c2s_write_cb(void *arg);
+static void st_c2s_event_cb(void *arg, enum st_io_event what);
 
-static void st_c2s_setup_bev(struct st_session *s)
+static const struct st_io_cbs st_c2s_io_cbs = {
+    .read_cb = st_c2s_read_cb,
+    .drained_cb = st_c2s_write_cb,
+    .event_cb = st_c2s_event_cb,
+};
+
+static void st_c2s_setup_io(struct st_session *s)
 {
-    bufferevent_setcb(s->bev, st_c2s_read_cb, st_c2s_write_cb, st_c2s_event_cb, s);
-    bufferevent_setwatermark(s->bev, EV_READ, 0, ST_READ_HIGH_WATER);
-    struct timeval idle = {st_c2s.idle_timeout, 0};
-    bufferevent_set_timeouts(s->bev, st_c2s.idle_timeout > 0 ? &idle : NULL, NULL);
-    bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+    s->io = st_io_new(st_server->base, s->fd, s->ssl, &st_c2s_io_cbs, s);
+    st_io_set_read_limit(s->io, ST_READ_HIGH_WATER);
+    st_io_set_idle_timeout(s->io, st_c2s.idle_timeout);
 }
 
-static bool st_c2s_start_tls_bev(struct st_session *s)
+static bool st_c2s_start_tls_io(struct st_session *s)
 {
     s->ssl = st_tls_server_new_ssl(st_c2s.tls, s->host != NULL ? s->host->name : NULL);
     if (s->ssl == NULL) {
         st_warn("%s: no TLS context", st_session_label(s));
         return false;
     }
-    s->bev = bufferevent_openssl_socket_new(st_server->base, s->fd, s->ssl,
-                                            BUFFEREVENT_SSL_ACCEPTING, 0);
-    if (s->bev == NULL)
-        return false;
-    bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
-    st_c2s_setup_bev(s);
+    st_c2s_setup_io(s);
     return true;
 }
 
-/* <proceed/> has been flushed: replace the plain bufferevent by a TLS one on the same socket.
+/* <proceed/> has been flushed: replace the plain transport by a TLS one on the same socket.
    Anything the client pipelined after <starttls/> was already discarded with the old buffer. */
 static void st_c2s_switch_to_tls(struct st_session *s)
 {
-    bufferevent_free(s->bev);
-    s->bev = NULL;
+    st_io_free(&s->io);
     s->header_sent = false;
     st_xml_stream_reset(s->xs);
-    if (!st_c2s_start_tls_bev(s)) {
+    if (!st_c2s_start_tls_io(s)) {
         st_c2s_teardown(s);
         return;
     }
@@ -902,6 +897,10 @@ static void st_c2s_send_features(struct st_session *s)
                 st_xml_set_attr(a, st_xml_new(a, cbs, "channel-binding", NULL), "type",
                                 "tls-server-end-point");
         }
+        /* features offered before authentication (e.g. in-band registration) */
+        struct st_stream_features sf = {.arena = a, .features = f};
+        struct st_event ev = {.session = s, .origin = s, .extra = &sf};
+        st_host_fire(s->host, "stream-features/preauth", &ev);
     }
     if (s->authenticated) {
         st_xml_new(a, f, "bind", ST_NS_BIND);
@@ -1102,6 +1101,21 @@ static void st_c2s_open_cb(void *ctx, struct st_arena *arena, struct st_xml *el)
     st_arena_free(&arena);
 }
 
+/* An <iq/> before authentication, once SASL is on offer: modules may answer it (in-band
+   registration); any other is refused as every pre-auth stanza is. Takes arena. */
+static void st_c2s_preauth_iq(struct st_session *s, struct st_arena *arena, struct st_xml *el)
+{
+    struct st_stanza *st = NULL;
+    enum st_hook_result hr = ST_HOOK_PASS;
+    if (st_stanza_from_xml(arena, el, &st) == ST_STANZA_OK) {
+        struct st_event ev = {.session = s, .origin = s, .stanza = st};
+        hr = st_host_fire(s->host, "c2s-preauth-iq", &ev);
+    }
+    st_stanza_unref(&st);
+    if (hr != ST_HOOK_HANDLED)
+        st_session_stream_error(s, ST_STREAM_ERR_NOT_AUTHORIZED, NULL);
+}
+
 static void st_c2s_stanza_cb(void *ctx, struct st_arena *arena, struct st_xml *el)
 {
     struct st_session *s = ctx;
@@ -1109,6 +1123,11 @@ static void st_c2s_stanza_cb(void *ctx, struct st_arena *arena, struct st_xml *e
     switch (s->state) {
     case ST_C2S_FEATURES:
     case ST_C2S_SASL:
+        if (s->state == ST_C2S_FEATURES && strcmp(el->ns, ST_NS_CLIENT) == 0 &&
+            strcmp(el->name, "iq") == 0 && (s->ssl != NULL || !st_c2s.require_tls)) {
+            st_c2s_preauth_iq(s, arena, el);
+            return;
+        }
         if (strcmp(el->ns, ST_NS_TLS) == 0 && strcmp(el->name, "starttls") == 0 &&
             s->state == ST_C2S_FEATURES)
             st_c2s_starttls(s);
@@ -1174,13 +1193,13 @@ static void st_c2s_resume_later(evutil_socket_t fd, short what, void *arg)
     if (!s->closed && s->holds == 0 && s->xs != NULL) {
         if (s->reset_pending) {
             st_c2s_restart_stream(s);
-            bufferevent_enable(s->bev, EV_READ);
+            st_io_enable_read(s->io, true);
         } else {
             s->in_feed = true;
             enum st_xml_stream_status status = st_xml_stream_resume(s->xs);
             s->in_feed = false;
             if (st_c2s_after_feed(s, status))
-                bufferevent_enable(s->bev, EV_READ);
+                st_io_enable_read(s->io, true);
         }
         if (!s->closed)
             st_c2s_pump(s);
@@ -1214,16 +1233,16 @@ static bool st_c2s_after_feed(struct st_session *s, enum st_xml_stream_status st
     }
     if (status == ST_XML_STREAM_STOPPED) {
         /* after <starttls/> or a stream error: nothing the peer pipelined counts */
-        struct evbuffer *rest = bufferevent_get_input(s->bev);
+        struct evbuffer *rest = st_io_input(s->io);
         evbuffer_drain(rest, evbuffer_get_length(rest));
     }
     if (s->state == ST_C2S_CLOSING) {
-        if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+        if (st_io_output_length(s->io) == 0)
             st_c2s_teardown(s);
         return false;
     }
     if (status == ST_XML_STREAM_SUSPENDED) {
-        bufferevent_disable(s->bev, EV_READ);
+        st_io_enable_read(s->io, false);
         return false;
     }
     return status == ST_XML_STREAM_OK;
@@ -1234,7 +1253,7 @@ static void st_c2s_pump(struct st_session *s)
     st_session_ref(s);
     while (!s->closed && s->holds == 0 && s->state != ST_C2S_CLOSING &&
            s->state != ST_C2S_WAIT_TLS) {
-        struct evbuffer *in = bufferevent_get_input(s->bev);
+        struct evbuffer *in = st_io_input(s->io);
         size_t avail = evbuffer_get_length(in);
         if (avail == 0)
             break;
@@ -1255,22 +1274,21 @@ static void st_c2s_pump(struct st_session *s)
         if (!st_c2s_after_feed(s, status))
             break;
     }
-    if (!s->closed && s->state == ST_C2S_WAIT_TLS &&
-        evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+    if (!s->closed && s->state == ST_C2S_WAIT_TLS && st_io_output_length(s->io) == 0)
         st_c2s_switch_to_tls(s);
     st_session_unref(&s);
 }
 
-static void st_c2s_read_cb(struct bufferevent *bev, void *arg)
+static void st_c2s_read_cb(void *arg)
 {
     st_c2s_pump(arg);
 }
 
-static void st_c2s_write_cb(struct bufferevent *bev, void *arg)
+static void st_c2s_write_cb(void *arg)
 {
     struct st_session *s = arg;
     if (s->state == ST_C2S_WAIT_TLS) {
-        struct evbuffer *in = bufferevent_get_input(s->bev);
+        struct evbuffer *in = st_io_input(s->io);
         evbuffer_drain(in, evbuffer_get_length(in));
         st_c2s_switch_to_tls(s);
     } else if (s->state == ST_C2S_CLOSING) {
@@ -1278,25 +1296,19 @@ static void st_c2s_write_cb(struct bufferevent *bev, void *arg)
     }
 }
 
-static void st_c2s_event_cb(struct bufferevent *bev, short what, void *arg)
+static void st_c2s_event_cb(void *arg, enum st_io_event what)
 {
     struct st_session *s = arg;
-    if (what & BEV_EVENT_CONNECTED) {
+    if (what == ST_IO_CONNECTED) {
         s->tls_done = true;
         return;
     }
-    if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING)) {
+    if (what == ST_IO_TIMEOUT) {
         st_session_stream_error(s, ST_STREAM_ERR_CONNECTION_TIMEOUT, NULL);
         return;
     }
-    if (what & BEV_EVENT_ERROR) {
-        unsigned long e;
-        while ((e = bufferevent_get_openssl_error(bev)) != 0) {
-            char msg[256];
-            ERR_error_string_n(e, msg, sizeof(msg));
-            st_debug("%s: TLS: %s", st_session_label(s), msg);
-        }
-    }
+    if (what == ST_IO_ERROR)
+        st_debug("%s: connection error", st_session_label(s));
     st_c2s_teardown(s);
 }
 
@@ -1347,12 +1359,11 @@ void st_c2s_accept(int fd, const struct sockaddr *addr, socklen_t addrlen, bool 
     evtimer_add(s->timer, &tv);
     st_debug("%s: connected%s", st_session_label(s), direct_tls ? " (direct TLS)" : "");
     if (direct_tls) {
-        if (!st_c2s_start_tls_bev(s))
+        if (!st_c2s_start_tls_io(s))
             st_c2s_teardown(s);
         return;
     }
-    s->bev = bufferevent_socket_new(st_server->base, fd, 0);
-    st_c2s_setup_bev(s);
+    st_c2s_setup_io(s);
 }
 
 void st_c2s_close_all_now(void)

@@ -11,7 +11,7 @@
 
 #include "core/sm.h"
 
-struct bufferevent;
+struct st_io;
 struct event;
 struct st_xml_stream;
 struct st_scram_server;
@@ -34,14 +34,14 @@ struct st_session {
     struct st_session *conn_prev, *conn_next; /* every open connection, for sweeps and shutdown */
     unsigned refs;                 /* the connection holds one; async callbacks hold one each */
     int fd;
-    struct bufferevent *bev;
+    struct st_io *io;              /* the connection's transport (src/net/io.h) */
     SSL *ssl;                      /* NULL until TLS */
     bool direct_tls;
     bool tls_done;                 /* TLS handshake completed */
     enum st_c2s_state state;
     bool header_sent;
     bool authenticated;
-    bool closed;                   /* connection gone: callbacks must not touch bev */
+    bool closed;                   /* connection gone: callbacks must not touch io */
     unsigned holds;                /* >0: parser suspended while storage answers */
     bool in_feed;                  /* inside the parser: teardown and reset wait until it returns */
     bool teardown_pending;

@@ -1,0 +1,451 @@
+/* SPDX-License-Identifier: ISC */
+/* Stream connections without bufferevents: one read per burst, one write per loop pass. */
+#include "net/io.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <openssl/err.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "lib/mem.h"
+
+/* Largest plaintext handed to one SSL_write: one TLS record. */
+#define ST_IO_RECORD 16384
+/* Most bytes taken by one read. */
+#define ST_IO_READ_CHUNK 16384
+
+struct st_io {
+    struct event_base *base;
+    int fd;
+    SSL *ssl;
+    struct st_io_cbs cbs;
+    void *ctx;
+    struct event *rev;  /* EV_READ | EV_PERSIST, with the idle timeout */
+    struct event *wev;  /* EV_WRITE | EV_PERSIST, only while the kernel refuses bytes */
+    struct event *fev;  /* no fd: activated to flush at the end of the loop pass */
+    struct evbuffer *in, *out;
+    struct evbuffer_cb_entry *drain_cb;
+    size_t high_water;
+    int idle;                /* seconds, 0: none */
+    size_t retry_len;        /* an SSL_write that must be repeated with this length */
+    int busy;                /* callbacks of this io running */
+    bool handshaking;
+    bool reading;            /* the user wants input */
+    bool read_armed;         /* rev is added */
+    bool paused_full;        /* the input reached high_water */
+    bool write_armed;        /* wev is added */
+    bool write_wants_read;   /* SSL_write needs the peer's bytes first */
+    bool flush_pending;      /* fev is active */
+    bool failed;             /* EOF or error reported: no more I/O */
+    bool dead;               /* freed while a callback ran */
+};
+
+static void st_io_destroy(struct st_io *io)
+{
+    event_free(io->rev);
+    event_free(io->wev);
+    event_free(io->fev);
+    evbuffer_free(io->in);
+    evbuffer_free(io->out);
+    free(io);
+}
+
+/* Callbacks are bracketed so that one may free the io: false when it is gone. */
+static void st_io_enter(struct st_io *io)
+{
+    io->busy++;
+}
+
+static bool st_io_leave(struct st_io *io)
+{
+    if (--io->busy == 0 && io->dead) {
+        st_io_destroy(io);
+        return false;
+    }
+    return !io->dead;
+}
+
+static void st_io_arm_read(struct st_io *io)
+{
+    struct timeval tv = {io->idle, 0};
+    event_add(io->rev, io->idle > 0 ? &tv : NULL);
+    io->read_armed = true;
+}
+
+static void st_io_disarm_read(struct st_io *io)
+{
+    if (io->read_armed)
+        event_del(io->rev);
+    io->read_armed = false;
+}
+
+static void st_io_arm_write(struct st_io *io)
+{
+    if (!io->write_armed)
+        event_add(io->wev, NULL);
+    io->write_armed = true;
+}
+
+static void st_io_disarm_write(struct st_io *io)
+{
+    if (io->write_armed)
+        event_del(io->wev);
+    io->write_armed = false;
+}
+
+static void st_io_log_tls_errors(struct st_io *io)
+{
+    unsigned long e;
+    while ((e = ERR_get_error()) != 0) {
+        char msg[256];
+        ERR_error_string_n(e, msg, sizeof(msg));
+        st_debug("io fd %d: TLS: %s", io->fd, msg);
+    }
+}
+
+/* Reports EOF, an error or a timeout; after EOF or an error the io does no more I/O. False when
+   the callback freed the io. */
+static bool st_io_report(struct st_io *io, enum st_io_event ev)
+{
+    if (ev == ST_IO_EOF || ev == ST_IO_ERROR) {
+        if (io->failed)
+            return true;
+        io->failed = true;
+        st_io_disarm_read(io);
+        st_io_disarm_write(io);
+    }
+    st_io_enter(io);
+    io->cbs.event_cb(io->ctx, ev);
+    return st_io_leave(io);
+}
+
+static void st_io_schedule_flush(struct st_io *io)
+{
+    if (!io->flush_pending && !io->write_armed && !io->handshaking && !io->failed) {
+        io->flush_pending = true;
+        event_active(io->fev, EV_WRITE, 1);
+    }
+}
+
+/* Writes what is queued until done or the kernel refuses; false when the io was freed. */
+static bool st_io_flush(struct st_io *io)
+{
+    struct evbuffer *out = io->out;
+    bool wrote = false;
+    while (evbuffer_get_length(out) > 0) {
+        if (io->ssl != NULL) {
+            size_t n = io->retry_len;
+            if (n == 0) {
+                n = evbuffer_get_length(out);
+                if (n > ST_IO_RECORD)
+                    n = ST_IO_RECORD;
+            }
+            unsigned char *p = evbuffer_pullup(out, (ev_ssize_t)n);
+            ERR_clear_error();
+            int r = SSL_write(io->ssl, p, (int)n);
+            if (r > 0) {
+                evbuffer_drain(out, (size_t)r);
+                io->retry_len = 0;
+                wrote = true;
+                continue;
+            }
+            int e = SSL_get_error(io->ssl, r);
+            io->retry_len = n;
+            if (e == SSL_ERROR_WANT_WRITE) {
+                st_io_arm_write(io);
+                return true;
+            }
+            if (e == SSL_ERROR_WANT_READ) {
+                io->write_wants_read = true;
+                st_io_disarm_write(io);
+                return true;
+            }
+            st_io_log_tls_errors(io);
+            return st_io_report(io, ST_IO_ERROR);
+        }
+        int r = evbuffer_write(out, io->fd);
+        if (r > 0) {
+            wrote = true;
+            continue;
+        }
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+            st_io_arm_write(io);
+            return true;
+        }
+        st_debug("io fd %d: write: %s", io->fd, r < 0 ? strerror(errno) : "nothing written");
+        return st_io_report(io, ST_IO_ERROR);
+    }
+    st_io_disarm_write(io);
+    if (!wrote || io->cbs.drained_cb == NULL)
+        return true;
+    st_io_enter(io);
+    io->cbs.drained_cb(io->ctx);
+    return st_io_leave(io);
+}
+
+/* The peer went away, with a close_notify or without one (as many clients do: the XML stream
+   has its own end, so a cut TCP connection is an end, not an attack). */
+static bool st_io_tls_eof(int e)
+{
+    if (e == SSL_ERROR_ZERO_RETURN)
+        return true;
+    unsigned long err = ERR_peek_error();
+    if (e == SSL_ERROR_SYSCALL && err == 0)
+        return errno == 0 || errno == ECONNRESET || errno == EPIPE;
+    return e == SSL_ERROR_SSL && ERR_GET_LIB(err) == ERR_LIB_SSL &&
+           ERR_GET_REASON(err) == SSL_R_UNEXPECTED_EOF_WHILE_READING;
+}
+
+/* Moves bytes from the socket (through TLS) into the input until it would block, the input is
+   full, or the connection ends; then tells the user. */
+static void st_io_do_read(struct st_io *io)
+{
+    bool got = false;
+    bool ended = false;
+    enum st_io_event end = ST_IO_EOF;
+    while (io->reading && !io->failed) {
+        if (io->high_water > 0 && evbuffer_get_length(io->in) >= io->high_water) {
+            io->paused_full = true;
+            st_io_disarm_read(io);
+            evbuffer_cb_set_flags(io->in, io->drain_cb, EVBUFFER_CB_ENABLED);
+            break;
+        }
+        /* through the stack: an idle connection keeps no empty input chunk */
+        char chunk[ST_IO_READ_CHUNK];
+        size_t want = sizeof(chunk);
+        ssize_t n;
+        if (io->ssl != NULL) {
+            ERR_clear_error();
+            int r = SSL_read(io->ssl, chunk, (int)want);
+            n = r;
+            if (r <= 0) {
+                int e = SSL_get_error(io->ssl, r);
+                if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+                    break;
+                ended = true;
+                if (st_io_tls_eof(e)) {
+                    ERR_clear_error();
+                    end = ST_IO_EOF;
+                } else {
+                    st_io_log_tls_errors(io);
+                    end = ST_IO_ERROR;
+                }
+                break;
+            }
+        } else {
+            n = read(io->fd, chunk, want);
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+                break;
+            if (n <= 0) {
+                ended = true;
+                end = n == 0 || errno == ECONNRESET ? ST_IO_EOF : ST_IO_ERROR;
+                if (end == ST_IO_ERROR)
+                    st_debug("io fd %d: read: %s", io->fd, strerror(errno));
+                break;
+            }
+        }
+        evbuffer_add(io->in, chunk, (size_t)n);
+        got = true;
+        /* A short read drained the socket (and TLS holds nothing): the next read would only say
+           EAGAIN, and the level-triggered event reports anything newer. */
+        if ((size_t)n < want && (io->ssl == NULL || !SSL_has_pending(io->ssl)))
+            break;
+    }
+    if (got && io->cbs.read_cb != NULL) {
+        st_io_enter(io);
+        io->cbs.read_cb(io->ctx);
+        if (!st_io_leave(io))
+            return;
+    }
+    if (ended)
+        st_io_report(io, end);
+}
+
+static void st_io_handshake(struct st_io *io)
+{
+    ERR_clear_error();
+    int r = SSL_do_handshake(io->ssl);
+    if (r == 1) {
+        io->handshaking = false;
+        st_io_disarm_write(io);
+        if (!io->reading)
+            st_io_disarm_read(io);
+        if (!st_io_report(io, ST_IO_CONNECTED))
+            return;
+        if (evbuffer_get_length(io->out) > 0)
+            st_io_schedule_flush(io);
+        /* the client's first bytes may already sit in TLS's read-ahead */
+        st_io_do_read(io);
+        return;
+    }
+    int e = SSL_get_error(io->ssl, r);
+    if (e == SSL_ERROR_WANT_READ) {
+        st_io_disarm_write(io);
+        return;
+    }
+    if (e == SSL_ERROR_WANT_WRITE) {
+        st_io_arm_write(io);
+        return;
+    }
+    if (st_io_tls_eof(e)) {
+        ERR_clear_error();
+        st_io_report(io, ST_IO_EOF);
+        return;
+    }
+    st_io_log_tls_errors(io);
+    st_io_report(io, ST_IO_ERROR);
+}
+
+static void st_io_read_ev(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    struct st_io *io = arg;
+    if (what & EV_TIMEOUT) {
+        st_io_report(io, ST_IO_TIMEOUT);
+        return;
+    }
+    if (io->handshaking) {
+        st_io_handshake(io);
+        return;
+    }
+    if (io->write_wants_read) {
+        io->write_wants_read = false;
+        if (!st_io_flush(io))
+            return;
+    }
+    st_io_do_read(io);
+}
+
+static void st_io_write_ev(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct st_io *io = arg;
+    if (io->handshaking)
+        st_io_handshake(io);
+    else
+        st_io_flush(io);
+}
+
+static void st_io_flush_ev(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct st_io *io = arg;
+    io->flush_pending = false;
+    if (io->failed || io->handshaking || io->write_armed || io->write_wants_read)
+        return;
+    st_io_flush(io);
+}
+
+/* The reader drained the input below the limit: read again, TLS may hold bytes already. */
+static void st_io_drained_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    struct st_io *io = arg;
+    if (info->n_deleted == 0 || !io->paused_full || evbuffer_get_length(buf) >= io->high_water)
+        return;
+    io->paused_full = false;
+    evbuffer_cb_set_flags(buf, io->drain_cb, 0);
+    if (io->reading && !io->failed) {
+        st_io_arm_read(io);
+        event_active(io->rev, EV_READ, 1);
+    }
+}
+
+struct st_io *st_io_new(struct event_base *base, int fd, SSL *ssl, const struct st_io_cbs *cbs,
+                        void *ctx)
+{
+    struct st_io *io = st_calloc(1, sizeof(*io));
+    io->base = base;
+    io->fd = fd;
+    io->ssl = ssl;
+    io->cbs = *cbs;
+    io->ctx = ctx;
+    io->in = evbuffer_new();
+    io->out = evbuffer_new();
+    ST_ASSERT(io->in != NULL && io->out != NULL);
+    io->drain_cb = evbuffer_add_cb(io->in, st_io_drained_input, io);
+    evbuffer_cb_set_flags(io->in, io->drain_cb, 0);
+    io->rev = event_new(base, fd, EV_READ | EV_PERSIST, st_io_read_ev, io);
+    io->wev = event_new(base, fd, EV_WRITE | EV_PERSIST, st_io_write_ev, io);
+    io->fev = event_new(base, -1, 0, st_io_flush_ev, io);
+    ST_ASSERT(io->rev != NULL && io->wev != NULL && io->fev != NULL);
+    evutil_make_socket_nonblocking(fd);
+    if (ssl != NULL) {
+        SSL_set_fd(ssl, fd);
+        SSL_set_accept_state(ssl);
+        SSL_set_mode(ssl, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+        SSL_set_read_ahead(ssl, 1);
+        io->handshaking = true;
+    }
+    io->reading = true;
+    st_io_arm_read(io);
+    return io;
+}
+
+void st_io_free(struct st_io **iop)
+{
+    struct st_io *io = *iop;
+    *iop = NULL;
+    if (io == NULL || io->dead)
+        return;
+    st_io_disarm_read(io);
+    st_io_disarm_write(io);
+    event_del(io->fev);
+    if (io->busy > 0) {
+        io->dead = true;
+        io->failed = true;
+        return;
+    }
+    st_io_destroy(io);
+}
+
+struct evbuffer *st_io_input(struct st_io *io)
+{
+    return io->in;
+}
+
+void st_io_write(struct st_io *io, const void *data, size_t len)
+{
+    if (io->failed)
+        return;
+    evbuffer_add(io->out, data, len);
+    st_io_schedule_flush(io);
+}
+
+size_t st_io_output_length(const struct st_io *io)
+{
+    return evbuffer_get_length(io->out);
+}
+
+void st_io_enable_read(struct st_io *io, bool on)
+{
+    if (io->failed || io->reading == on)
+        return;
+    io->reading = on;
+    if (io->handshaking)
+        return; /* the handshake keeps its own read interest */
+    if (!on) {
+        st_io_disarm_read(io);
+        return;
+    }
+    if (!io->paused_full) {
+        st_io_arm_read(io);
+        event_active(io->rev, EV_READ, 1);
+    }
+}
+
+void st_io_set_read_limit(struct st_io *io, size_t high_water)
+{
+    io->high_water = high_water;
+}
+
+void st_io_set_idle_timeout(struct st_io *io, int seconds)
+{
+    io->idle = seconds > 0 ? seconds : 0;
+    if (io->read_armed)
+        st_io_arm_read(io);
+}
