@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /* Router rules (RFC 6120 §10, RFC 6121 §8.5 basics): real sessions on socketpairs, a real store. */
 #include <check.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <fcntl.h>
@@ -22,6 +21,7 @@
 #include "core/storage.h"
 #include "core/worker.h"
 #include "lib/mem.h"
+#include "net/io.h"
 #include "stanza_fixture.h"
 
 static struct st_server srv;
@@ -62,6 +62,20 @@ static char *drain(struct peer *p)
     return buf;
 }
 
+static void ignore_read(void *ctx)
+{
+    (void)ctx;
+}
+
+static void ignore_event(void *ctx, enum st_io_event ev)
+{
+    (void)ctx;
+    (void)ev;
+}
+
+/* The sessions only write: what they get is read from the test's end of the pair. */
+static const struct st_io_cbs no_input = {ignore_read, NULL, ignore_event};
+
 static struct peer bind_session(const char *user, const char *resource, int priority,
                                 bool available)
 {
@@ -71,8 +85,8 @@ static struct peer bind_session(const char *user, const char *resource, int prio
     struct st_session *s = st_calloc(1, sizeof(*s));
     s->refs = 1;
     s->fd = sv[0];
-    s->bev = bufferevent_socket_new(srv.base, sv[0], 0);
-    bufferevent_enable(s->bev, EV_WRITE);
+    s->io = st_io_new(srv.base, sv[0], NULL, &no_input, NULL);
+    st_io_enable_read(s->io, false);
     s->host = host;
     s->state = ST_C2S_BOUND;
     s->authenticated = true;
@@ -87,7 +101,7 @@ static struct peer bind_session(const char *user, const char *resource, int prio
 static void unbind_session(struct peer *p)
 {
     st_sm_unbind(p->s);
-    bufferevent_free(p->s->bev);
+    st_io_free(&p->s->io);
     close(p->s->fd);
     close(p->fd);
     p->s->closed = true;
