@@ -37,3 +37,4 @@ include modules/offline/local.mk
 include modules/roster/local.mk
 include modules/last/local.mk
 include modules/disco/local.mk
+include modules/register/local.mk
