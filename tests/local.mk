@@ -29,3 +29,4 @@ EXTRA_DIST += tests/integration/test_roster.py
 EXTRA_DIST += tests/integration/test_vcard.py
 EXTRA_DIST += tests/integration/test_services2.py
 EXTRA_DIST += tests/integration/test_register.py
+EXTRA_DIST += tests/integration/test_ctl_im.py

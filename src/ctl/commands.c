@@ -7,6 +7,27 @@
 /* Sorted by name: the help list and the man page follow this order. */
 const struct st_ctl_command st_ctl_commands[] = {
     {
+        .name = "add_rosteritem",
+        .args = {"LOCALUSER", "LOCALHOST", "USER", "HOST", "NICK", "GROUPS", "SUBS"},
+        .help = "Add or change a contact in an account's roster",
+        .long_help =
+            "Puts USER@HOST in the roster of LOCALUSER@LOCALHOST with the name NICK (empty: no "
+            "name), the groups GROUPS (names separated by commas, spaces around them dropped; "
+            "empty: no group; a name cannot hold a comma) and the subscription SUBS (none, from, "
+            "to or both), replacing the contact's name, groups and subscription when it is there "
+            "already. An empty USER adds the domain HOST itself.\n"
+            "The account's sessions that asked for the roster get a roster push. When the "
+            "subscription gains 'from', each available session of the account sends its current "
+            "presence to the contact; when it loses 'from', unavailable presence; when it gains "
+            "'to', the account probes the contact's presence. The contact's own roster is not "
+            "changed.\n"
+            "Exits 1 when the account does not exist, a name is invalid or too long (1023 "
+            "bytes), there are more than 64 groups, the roster is full or the roster module is "
+            "not enabled on LOCALHOST; 2 when SUBS is not one of the four.",
+        .mutating = true,
+        .secret_arg = -1,
+    },
+    {
         .name = "change_password",
         .args = {"USER", "HOST", "NEWPASS"},
         .help = "Change the password of an account",
@@ -59,6 +80,36 @@ const struct st_ctl_command st_ctl_commands[] = {
         .secret_arg = -1,
     },
     {
+        .name = "delete_rosteritem",
+        .args = {"LOCALUSER", "LOCALHOST", "USER", "HOST"},
+        .help = "Remove a contact from an account's roster",
+        .long_help =
+            "Removes USER@HOST from the roster of LOCALUSER@LOCALHOST. The account's sessions "
+            "that asked for the roster get a roster push with subscription 'remove', and the "
+            "subscriptions are cancelled as when a client removes a contact: unavailable "
+            "presence from each available session when the contact had 'from', then "
+            "unsubscribe (when 'to' or a request of the account was pending) and unsubscribed "
+            "(when 'from' or a request of the contact was pending), from the account's bare "
+            "JID.\n"
+            "Exits 1 when the account does not exist, the contact is not in its roster or the "
+            "roster module is not enabled on LOCALHOST.",
+        .mutating = true,
+        .secret_arg = -1,
+    },
+    {
+        .name = "get_roster",
+        .args = {"USER", "HOST"},
+        .help = "List the contacts in an account's roster",
+        .long_help =
+            "Prints one line per contact of the roster of USER@HOST, sorted by JID, with these "
+            "fields separated by tabs: the contact's bare JID, its name (empty when none), the "
+            "subscription (none, from, to or both), ask (subscribe while the account's request "
+            "for the contact's presence is pending, else none), the groups separated by commas "
+            "(empty when none). Tabs and newlines inside a name or group are printed as spaces.\n"
+            "Exits 1 when the account does not exist.",
+        .secret_arg = -1,
+    },
+    {
         .name = "get_vcard",
         .args = {"USER", "HOST", "NAME"},
         .help = "Print a field of an account's vCard",
@@ -100,6 +151,40 @@ const struct st_ctl_command st_ctl_commands[] = {
         .long_help = "Reads the configuration file again and switches to it. When the new "
                      "configuration has an error, it is printed, the running configuration stays "
                      "in force and the exit status is 1.",
+        .mutating = true,
+        .secret_arg = -1,
+    },
+    {
+        .name = "send_message",
+        .args = {"TYPE", "FROM", "TO", "SUBJECT", "BODY"},
+        .help = "Send a message",
+        .long_help =
+            "Routes a message of type TYPE (chat, normal or headline) from the JID FROM, whose "
+            "domain must be a host this server serves, to the JID TO, local or not, with the "
+            "subject SUBJECT and the body BODY (an empty one is left out; not both), as if "
+            "FROM had sent it: a local recipient gets it as the delivery rules say, and a "
+            "recipient with no available session finds it in offline storage. A message that "
+            "cannot be delivered is answered with an error to FROM.\n"
+            "Exits 1 when a JID is invalid, the domain of FROM is not served, SUBJECT and BODY "
+            "are both empty or a text is not valid XML character data; 2 when TYPE is not one "
+            "of the three.",
+        .mutating = true,
+        .secret_arg = -1,
+    },
+    {
+        .name = "send_stanza",
+        .args = {"FROM", "TO", "STANZA"},
+        .help = "Send a stanza given as XML",
+        .long_help =
+            "Parses STANZA, one message, presence or iq element in the jabber:client namespace "
+            "(no namespace declaration needed), with the server's stream parser and limits "
+            "(max_stanza_size, max_depth, max_attributes), sets its 'from' to the JID FROM, "
+            "whose domain must be a host this server serves, and its 'to' to the JID TO, and "
+            "routes it as if FROM had sent it. Answers to an iq go to FROM.\n"
+            "Exits 1 when a JID is invalid, the domain of FROM is not served, STANZA is larger "
+            "than max_stanza_size, is not well-formed or restricted XML, is not exactly one "
+            "element, or is not a message, presence or iq (an iq needs an id and a valid "
+            "type, a get or set exactly one child).",
         .mutating = true,
         .secret_arg = -1,
     },

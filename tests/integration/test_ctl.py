@@ -331,12 +331,13 @@ class Server(Base):
         self.assertEqual(lines[0], 'Usage: starlingctl [-s SOCKET | -c CONFIG] COMMAND '
                          '[ARGUMENTS...]')
         listed = [ln.split()[0] for ln in lines if ln.startswith('  ')]
-        self.assertEqual(listed, ['change_password', 'check_account', 'check_password',
-                                  'connected_users', 'connected_users_number',
-                                  'delete_old_messages', 'get_vcard',
-                                  'kick_session', 'register', 'registered_users',
-                                  'reload_config', 'set_vcard', 'stats', 'status', 'stop',
-                                  'unregister', 'user_sessions_info', 'help'])
+        self.assertEqual(listed, ['add_rosteritem', 'change_password', 'check_account',
+                                  'check_password', 'connected_users', 'connected_users_number',
+                                  'delete_old_messages', 'delete_rosteritem', 'get_roster',
+                                  'get_vcard', 'kick_session', 'register', 'registered_users',
+                                  'reload_config', 'send_message', 'send_stanza', 'set_vcard',
+                                  'stats', 'status', 'stop', 'unregister', 'user_sessions_info',
+                                  'help'])
         self.run_ctl('help', 'check_account', sock=False,
                      out='Usage: starlingctl check_account USER HOST\n\n'
                          'Check whether an account exists.\n\n'

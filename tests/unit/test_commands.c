@@ -35,6 +35,11 @@ static const struct {
     {"get_vcard", 3, false},
     {"set_vcard", 4, true},
     {"delete_old_messages", 1, true},
+    {"get_roster", 2, false},
+    {"add_rosteritem", 7, true},
+    {"delete_rosteritem", 4, true},
+    {"send_message", 5, true},
+    {"send_stanza", 3, true},
 };
 
 static char *capture(void (*fn)(FILE *, const void *), const void *arg)
