@@ -38,3 +38,4 @@ include modules/roster/local.mk
 include modules/last/local.mk
 include modules/disco/local.mk
 include modules/register/local.mk
+include modules/caps/local.mk

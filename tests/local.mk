@@ -29,4 +29,5 @@ EXTRA_DIST += tests/integration/test_roster.py
 EXTRA_DIST += tests/integration/test_vcard.py
 EXTRA_DIST += tests/integration/test_services2.py
 EXTRA_DIST += tests/integration/test_register.py
+EXTRA_DIST += tests/integration/test_caps.py
 EXTRA_DIST += tests/integration/test_ctl_im.py
