@@ -39,3 +39,4 @@ include modules/last/local.mk
 include modules/disco/local.mk
 include modules/register/local.mk
 include modules/caps/local.mk
+include modules/pep/local.mk

@@ -12,7 +12,9 @@ ST_SCHEMA_FILES = \
 	schema/sqlite/0003_offline.sql \
 	schema/pgsql/0003_offline.sql \
 	schema/sqlite/0006_last.sql \
-	schema/pgsql/0006_last.sql
+	schema/pgsql/0006_last.sql \
+	schema/sqlite/0007_pep.sql \
+	schema/pgsql/0007_pep.sql
 EXTRA_DIST += schema/embed.sh $(ST_SCHEMA_FILES)
 nodist_libstarling_la_SOURCES += src/core/schema_data.c
 BUILT_SOURCES += src/core/schema_data.c

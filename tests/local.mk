@@ -31,3 +31,4 @@ EXTRA_DIST += tests/integration/test_services2.py
 EXTRA_DIST += tests/integration/test_register.py
 EXTRA_DIST += tests/integration/test_caps.py
 EXTRA_DIST += tests/integration/test_ctl_im.py
+EXTRA_DIST += tests/integration/test_pep.py

@@ -259,6 +259,11 @@ static void st_disco_account_reply(struct st_module *m, struct st_stanza *iq)
     struct st_disco_build b = st_disco_result(iq, payload->ns);
     if (info) {
         st_disco_add_identity("account", "registered", NULL, &b);
+        /* "disco-info/account" (extra: a struct st_stream_features with the reply's arena and
+           <query/>): modules serving accounts add identities (PEP: pubsub/pep) */
+        struct st_stream_features add = {b.reply->arena, b.query};
+        struct st_event ev = {.stanza = iq, .extra = &add};
+        st_host_fire(st_module_host(m), "disco-info/account", &ev);
         st_host_foreach_feature(st_module_host(m), true, st_disco_add_feature, &b);
     }
     st_route_stanza(b.reply);
