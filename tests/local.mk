@@ -32,3 +32,4 @@ EXTRA_DIST += tests/integration/test_register.py
 EXTRA_DIST += tests/integration/test_caps.py
 EXTRA_DIST += tests/integration/test_ctl_im.py
 EXTRA_DIST += tests/integration/test_pep.py
+EXTRA_DIST += tests/integration/test_vcard_pep.py

@@ -3,10 +3,12 @@
 #include "vcard_field.h"
 
 #include <openssl/evp.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lib/base64.h"
+#include "lib/log.h"
 #include "lib/mem.h"
 #include "lib/strbuf.h"
 
@@ -68,21 +70,41 @@ bool st_vcard_field_name_valid(const char *name)
     return true;
 }
 
-int st_vcard_photo_hash(const struct st_xml *vcard, char hex_r[ST_VCARD_HASH_HEX + 1])
+void st_vcard_sha1_hex(const void *data, size_t len, char hex_r[ST_VCARD_HASH_HEX + 1])
 {
-    hex_r[0] = '\0';
-    const struct st_xml *photo = NULL;
-    for (struct st_xml *c = vcard != NULL ? st_xml_first_child_elem(vcard) : NULL;
-         c != NULL && photo == NULL; c = st_xml_next_elem(c)) {
-        if (st_vcard_is_field(c, "PHOTO"))
-            photo = c;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned mdlen = 0;
+    int ok = EVP_Digest(data, len, md, &mdlen, EVP_sha1(), NULL);
+    ST_ASSERT(ok == 1 && mdlen * 2 == ST_VCARD_HASH_HEX);
+    static const char hexdigits[] = "0123456789abcdef";
+    for (unsigned i = 0; i < mdlen; i++) {
+        hex_r[2 * i] = hexdigits[md[i] >> 4];
+        hex_r[2 * i + 1] = hexdigits[md[i] & 15];
     }
-    const struct st_xml *binval = NULL;
-    for (struct st_xml *c = photo != NULL ? st_xml_first_child_elem(photo) : NULL;
-         c != NULL && binval == NULL; c = st_xml_next_elem(c)) {
-        if (st_vcard_is_field(c, "BINVAL"))
-            binval = c;
+    hex_r[ST_VCARD_HASH_HEX] = '\0';
+}
+
+static const struct st_xml *st_vcard_child(const struct st_xml *el, const char *name)
+{
+    for (struct st_xml *c = el != NULL ? st_xml_first_child_elem(el) : NULL; c != NULL;
+         c = st_xml_next_elem(c)) {
+        if (st_vcard_is_field(c, name))
+            return c;
     }
+    return NULL;
+}
+
+static uint32_t st_vcard_be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+int st_vcard_photo_read(struct st_arena *arena, const struct st_xml *vcard,
+                        struct st_vcard_photo *photo)
+{
+    memset(photo, 0, sizeof(*photo));
+    const struct st_xml *ph = st_vcard_child(vcard, "PHOTO");
+    const struct st_xml *binval = st_vcard_child(ph, "BINVAL");
     if (binval == NULL)
         return 0;
     /* clients wrap BINVAL in lines; the strict decoder wants the bare alphabet */
@@ -100,23 +122,33 @@ int st_vcard_photo_hash(const struct st_xml *vcard, char hex_r[ST_VCARD_HASH_HEX
     }
     unsigned char *bytes;
     size_t len;
-    int rc = st_base64_decode(b64.data, b64.len, &bytes, &len);
-    st_strbuf_free(&b64);
-    if (rc != 0)
-        return -1;
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned mdlen = 0;
-    if (EVP_Digest(bytes, len, md, &mdlen, EVP_sha1(), NULL) != 1 ||
-        mdlen * 2 != ST_VCARD_HASH_HEX) {
-        st_free(&bytes);
+    if (st_base64_decode(b64.data, b64.len, &bytes, &len) != 0) {
+        st_strbuf_free(&b64);
         return -1;
     }
+    st_vcard_sha1_hex(bytes, len, photo->id);
+    photo->b64 = st_arena_strndup(arena, b64.data, b64.len);
+    photo->bytes = len;
+    static const unsigned char png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    if (len >= 24 && memcmp(bytes, png, sizeof(png)) == 0 && memcmp(bytes + 12, "IHDR", 4) == 0) {
+        photo->width = st_vcard_be32(bytes + 16);
+        photo->height = st_vcard_be32(bytes + 20);
+    }
+    const char *type = st_vcard_field_get(arena, ph, "TYPE");
+    photo->type = type != NULL && type[0] != '\0' ? type : NULL;
     st_free(&bytes);
-    static const char hexdigits[] = "0123456789abcdef";
-    for (unsigned i = 0; i < mdlen; i++) {
-        hex_r[2 * i] = hexdigits[md[i] >> 4];
-        hex_r[2 * i + 1] = hexdigits[md[i] & 15];
-    }
-    hex_r[ST_VCARD_HASH_HEX] = '\0';
-    return 0;
+    st_strbuf_free(&b64);
+    return 1;
+}
+
+int st_vcard_photo_hash(const struct st_xml *vcard, char hex_r[ST_VCARD_HASH_HEX + 1])
+{
+    hex_r[0] = '\0';
+    struct st_arena *arena = st_arena_new(256);
+    struct st_vcard_photo photo;
+    int r = st_vcard_photo_read(arena, vcard, &photo);
+    if (r == 1)
+        memcpy(hex_r, photo.id, sizeof(photo.id));
+    st_arena_free(&arena);
+    return r < 0 ? -1 : 0;
 }

@@ -32,4 +32,21 @@ bool st_vcard_field_name_valid(const char *name);
    -1 (hex_r "") when BINVAL is not base64. */
 int st_vcard_photo_hash(const struct st_xml *vcard, char hex_r[ST_VCARD_HASH_HEX + 1]);
 
+/* A vCard's PHOTO as XEP-0084 and XEP-0398 need it. */
+struct st_vcard_photo {
+    char id[ST_VCARD_HASH_HEX + 1]; /* lowercase hex SHA-1 of the image bytes */
+    const char *b64;                /* the BINVAL base64 without whitespace (in the arena) */
+    size_t bytes;                   /* the image's size */
+    const char *type;               /* the TYPE text, or NULL when absent or empty */
+    unsigned width, height;         /* from a PNG header, else 0 */
+};
+
+/* Reads vcard's (NULL = no vCard) PHOTO/BINVAL and TYPE, strings copied into arena: 1 with *photo
+   filled, 0 when there is no photo (or an empty BINVAL), -1 when BINVAL is not base64. */
+int st_vcard_photo_read(struct st_arena *arena, const struct st_xml *vcard,
+                        struct st_vcard_photo *photo);
+
+/* The lowercase hex SHA-1 of len bytes into hex_r. */
+void st_vcard_sha1_hex(const void *data, size_t len, char hex_r[ST_VCARD_HASH_HEX + 1]);
+
 #endif
