@@ -1,10 +1,18 @@
 # SPDX-License-Identifier: ISC
-# Shared machinery of the side-by-side benchmarks (sourced by run-login.sh and run-chat.sh).
+# Shared machinery of the side-by-side benchmarks (sourced by run-login.sh, run-chat.sh, ...).
 #
 # The sourcing script sets N, PIN, KEEP, DIRECT_TLS, LOGLEVEL and ST_BENCH_NAME (for messages),
-# optionally BASE_PORT, then calls st_bench_setup. For each server, start_<server> (prosody,
-# ejabberd, starling) writes a throwaway config under the temp dir, starts the server in the
-# foreground pinned to CPU 1, creates N accounts bench1..N with one password and one salt, and
+# optionally BASE_PORT and, for benchmarks that need more than N logged-in users:
+#   ST_BENCH_ACCOUNTS          accounts to create when not N (e.g. N contacts and a hub);
+#   ST_BENCH_STARLING_MODULES  more module entries for starling's host, one YAML line each
+#                              (e.g. "roster: {max_items: 5000}");
+#   ST_BENCH_EJABBERD_OPTIONS  top-level YAML lines appended to ejabberd's config;
+#   ST_BENCH_PROSODY_OPTIONS   global Lua lines for prosody's config (before its VirtualHost);
+#   st_bench_prosody_data DIR  a function, if defined, called with prosody's host data dir
+#                              (.../data/localhost) after the accounts are written, before start;
+# then calls st_bench_setup. For each server, start_<server> (prosody, ejabberd, starling) writes
+# a throwaway config under the temp dir, starts the server in the foreground pinned to CPU 1,
+# creates the accounts bench1..N (or ST_BENCH_ACCOUNTS) with one password and one salt, and
 # sets SRV_PORT (the STARTTLS port) and SRV_PID (the process whose /proc figures are the
 # server's); it returns 1 on failure and 2 when the server is not available (skipped).
 # run_loadgen runs the load generator pinned to CPU 0; stop_server stops the server. The temp
@@ -159,13 +167,22 @@ start_prosody() {
     fill "$TOP/bench/peers/prosody.cfg.lua.in" "$dir/prosody.cfg.lua" DIR="$dir" \
         PORT="$port" PORT_TLS="$((port + 1))" CERT="$TMP/cert.pem" KEY="$TMP/key.pem" \
         DOMAIN="$DOMAIN" ITERATIONS="$ITERATIONS" LOGLEVEL="$plevel"
+    if [ -n "${ST_BENCH_PROSODY_OPTIONS:-}" ]; then
+        # global options must come before the first VirtualHost line
+        awk -v extra="$ST_BENCH_PROSODY_OPTIONS" '
+            !done && /^VirtualHost/ { print extra; done = 1 }
+            { print }
+            END { if (!done) exit 1 }' "$dir/prosody.cfg.lua" > "$dir/prosody.cfg.lua.new" || {
+            log "prosody: no VirtualHost line in bench/peers/prosody.cfg.lua.in"; return 1; }
+        mv "$dir/prosody.cfg.lua.new" "$dir/prosody.cfg.lua"
+    fi
 
-    local t0=$SECONDS host_dir
+    local t0=$SECONDS host_dir accounts=${ST_BENCH_ACCOUNTS:-$N}
     # prosody's datamanager percent-encodes every byte outside [a-zA-Z0-9]
     host_dir=$(/usr/bin/python3 -c 'import re,sys; print(re.sub(r"[^a-zA-Z0-9]", lambda m: "%%%02x" % ord(m.group()), sys.argv[1]))' "$DOMAIN")
     mkdir -p "$dir/data/$host_dir/accounts"
     read -r salt stored server < <(scram_keys "stbench-prosody-salt")
-    /usr/bin/python3 - "$dir/data/$host_dir/accounts" "$N" "$salt" "$stored" "$server" \
+    /usr/bin/python3 - "$dir/data/$host_dir/accounts" "$accounts" "$salt" "$stored" "$server" \
         "$ITERATIONS" <<'EOF'
 import os, sys
 d, n, salt, stored, server, it = sys.argv[1], int(sys.argv[2]), *sys.argv[3:6], sys.argv[6]
@@ -175,7 +192,11 @@ for i in range(1, n + 1):
     with open(os.path.join(d, "bench%d.dat" % i), "w") as f:
         f.write(body)
 EOF
-    log "prosody: $N accounts written in $((SECONDS - t0)) s"
+    log "prosody: $accounts accounts written in $((SECONDS - t0)) s"
+    if declare -F st_bench_prosody_data > /dev/null; then
+        st_bench_prosody_data "$dir/data/$host_dir" ||
+            { log "prosody: data set-up failed"; return 1; }
+    fi
 
     "${SRV_PIN[@]}" prosody --config "$dir/prosody.cfg.lua" -F > "$dir/stdout.log" 2>&1 &
     SERVER_PID=$!
@@ -203,6 +224,8 @@ start_ejabberd() {
     [ "$LOGLEVEL" = info ] && elevel=info
     fill "$TOP/bench/peers/ejabberd.yml.in" "$dir/ejabberd.yml" DOMAIN="$DOMAIN" \
         PEM="$TMP/combined.pem" PORT="$port" PORT_TLS="$((port + 1))" LOGLEVEL="$elevel"
+    [ -z "${ST_BENCH_EJABBERD_OPTIONS:-}" ] ||
+        printf '%s\n' "$ST_BENCH_EJABBERD_OPTIONS" >> "$dir/ejabberd.yml"
     cp /etc/ejabberd/inetrc "$dir/inetrc" 2>/dev/null || echo '{lookup,["file","native"]}.' > "$dir/inetrc"
 
     local eval_code
@@ -227,8 +250,8 @@ start_ejabberd() {
         export HOME=$dir/home EJABBERD_CONFIG_PATH=$dir/ejabberd.yml \
             EJABBERD_LOG_PATH=$dir/logs/ejabberd.log ERL_CRASH_DUMP=$dir/logs/erl_crash.dump \
             ERL_INETRC=$dir/inetrc ERL_MAX_PORTS=32000 ERL_MAX_ETS_TABLES=1400 \
-            ERL_LIBS=$(dirname "$lib") ST_BENCH_N=$N ST_BENCH_DOMAIN=$DOMAIN \
-            ST_BENCH_PASSWORD=$PASSWORD ST_BENCH_READY=$dir/ready
+            ERL_LIBS=$(dirname "$lib") ST_BENCH_N=${ST_BENCH_ACCOUNTS:-$N} \
+            ST_BENCH_DOMAIN=$DOMAIN ST_BENCH_PASSWORD=$PASSWORD ST_BENCH_READY=$dir/ready
         exec "${SRV_PIN[@]}" erl +P 250000 -noinput -mnesia dir "\"$dir/spool\"" \
             -ejabberd log_rotate_count 0 -s ejabberd -eval "$eval_code"
     ) > "$dir/stdout.log" 2>&1 &
@@ -276,6 +299,20 @@ start_starling() {
     fill "$TOP/bench/peers/starling.yml.in" "$dir/starling.yml" DIR="$dir" PORT="$port" \
         PORT_TLS="$((port + 1))" CERT="$TMP/cert.pem" KEY="$TMP/key.pem" DOMAIN="$DOMAIN" \
         LOGLEVEL="$LOGLEVEL"
+    if [ -n "${ST_BENCH_STARLING_MODULES:-}" ]; then
+        # under the host's "modules:" key, one indentation step deeper
+        awk -v extra="$ST_BENCH_STARLING_MODULES" '
+            { print }
+            !done && /^ *modules:[ \t]*$/ {
+                match($0, /^ */); ind = substr($0, 1, RLENGTH) "  "
+                n = split(extra, l, "\n")
+                for (i = 1; i <= n; i++) if (l[i] != "") print ind l[i]
+                done = 1
+            }
+            END { if (!done) exit 1 }' "$dir/starling.yml" > "$dir/starling.yml.new" || {
+            log "starling: no modules: key in bench/peers/starling.yml.in"; return 1; }
+        mv "$dir/starling.yml.new" "$dir/starling.yml"
+    fi
     "${SRV_PIN[@]}" "$starlingd" -c "$dir/starling.yml" > "$dir/stdout.log" 2>&1 &
     SERVER_PID=$!
     if ! wait_port "$port" 30 "$SERVER_PID"; then
@@ -284,13 +321,15 @@ start_starling() {
         stop_server; return 1
     fi
     local t0=$SECONDS ctl=("$starlingctl" -s "$dir/control.sock") rc=0
+    local accounts=${ST_BENCH_ACCOUNTS:-$N}
     if [ "${STARLING_REGISTER:-clone}" = ctl ]; then
         # two at a time: one per core
-        seq 1 "$N" | xargs -P 2 -I{} "${ctl[@]}" register "bench{}" "$DOMAIN" "$PASSWORD" \
+        seq 1 "$accounts" |
+            xargs -P 2 -I{} "${ctl[@]}" register "bench{}" "$DOMAIN" "$PASSWORD" \
             > "$dir/register.log" 2>&1 || rc=$?
     else
         "${ctl[@]}" register bench1 "$DOMAIN" "$PASSWORD" > "$dir/register.log" 2>&1 || rc=$?
-        [ $rc -ne 0 ] || /usr/bin/python3 - "$dir/data/starling.db" "$N" "$DOMAIN" \
+        [ $rc -ne 0 ] || /usr/bin/python3 - "$dir/data/starling.db" "$accounts" "$DOMAIN" \
             >> "$dir/register.log" 2>&1 <<'EOF' || rc=$?
 import sqlite3, sys
 db, n, host = sys.argv[1], int(sys.argv[2]), sys.argv[3]
@@ -312,7 +351,7 @@ EOF
         log "starling: account creation failed:"; tail -5 "$dir/register.log" >&2
         stop_server; return 1
     fi
-    log "starling: $N accounts created in $((SECONDS - t0)) s"
+    log "starling: $accounts accounts created in $((SECONDS - t0)) s"
     sleep "$SETTLE"
     SRV_PORT=$port
     SRV_PID=$SERVER_PID

@@ -6,7 +6,9 @@
  * stream, STARTTLS or direct TLS, SASL SCRAM-SHA-256 or PLAIN, bind, legacy session, initial
  * presence, then an iq ping whose answer proves the server has processed the presence).
  * What happens once everybody is online belongs to a "mode" (struct st_lg_mode): the login
- * mode only holds the sessions idle; the chat mode sends 1:1 messages and measures latency.
+ * mode only holds the sessions idle; the chat mode sends 1:1 messages and measures latency;
+ * the presence mode logs one more user (the hub, whose contacts the N sessions are) in and out
+ * again and again and times the presence fan-out.
  * XML is framed by hand (depth counting over tags): the client only needs whole top-level
  * elements and a few tags and attributes inside them, and this keeps it lean at 10,000 sessions.
  */
@@ -17,6 +19,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +56,7 @@
 #define ST_LG_NS_BIND "urn:ietf:params:xml:ns:xmpp-bind"
 #define ST_LG_NS_SESSION "urn:ietf:params:xml:ns:xmpp-session"
 #define ST_LG_NS_PING "urn:xmpp:ping"
+#define ST_LG_NS_ROSTER "jabber:iq:roster"
 
 /* ---------------------------------------------------------------------------------------- */
 /* Options and global state                                                                 */
@@ -89,6 +93,12 @@ struct st_lg_opts {
     double chat_warmup;   /* seconds at the start that are not measured */
     int chat_inflight;    /* > 0: saturation, this many messages in flight instead of a rate */
     int chat_body;        /* bytes of padding in each body */
+    /* presence mode */
+    int hub_user;         /* user number of the hub; -1 = first_user + users */
+    int pres_rounds;      /* login/logout cycles measured (each also runs a baseline cycle) */
+    bool pres_setup;      /* establish the subscriptions over XMPP first (else only verify) */
+    double pres_timeout;  /* seconds one fan-out (or the whole setup) may take */
+    double pres_gap;      /* seconds of quiet between two measured steps */
 };
 
 enum st_lg_state {
@@ -141,6 +151,7 @@ struct st_lg_sess {
     bool stream_open;  /* the server's stream header has been seen */
     bool tls;          /* bev is the TLS bufferevent, which owns the socket */
     bool need_session; /* the server offered a non-optional legacy session */
+    bool extra;        /* started by the mode, not one of the N: not in the login figures */
 };
 
 struct st_lg_scram_entry {
@@ -158,6 +169,9 @@ struct st_lg;
  * the mode does its work and calls st_lg_finish() when done (NULL = finish at once).
  * stanza_cb: an element arrived on an online session (return false to fail the session).
  * report_cb: print the mode's results as key=value lines.
+ * Sessions the mode starts itself (st_lg_extra_start) are "extra": bound_cb runs once one is
+ * bound (no presence sent: that is the mode's business) and end_cb when it ends for any reason
+ * (the session is freed right after end_cb returns).
  */
 struct st_lg_mode {
     const char *name;
@@ -165,6 +179,8 @@ struct st_lg_mode {
     void (*run_cb)(struct st_lg *lg);
     bool (*stanza_cb)(struct st_lg *lg, struct st_lg_sess *s, const char *el, size_t len);
     void (*report_cb)(struct st_lg *lg);
+    void (*bound_cb)(struct st_lg *lg, struct st_lg_sess *s);
+    void (*end_cb)(struct st_lg *lg, struct st_lg_sess *s, const char *why);
 };
 
 struct st_lg {
@@ -718,6 +734,12 @@ static void st_lg_fail(struct st_lg_sess *s, enum st_lg_fail why, const char *de
     if (lg->o.verbose)
         fprintf(stderr, "loadgen: user %d: %s failure in state %d%s%s\n", s->index,
                 st_lg_fail_names[why], (int)s->state, detail ? ": " : "", detail ? detail : "");
+    if (s->extra) {
+        if (lg->mode->end_cb)
+            lg->mode->end_cb(lg, s, st_lg_fail_names[why]);
+        st_lg_sess_free(s);
+        return;
+    }
     if (s->state != ST_LG_ONLINE) {
         lg->in_flight--;
         lg->failed++;
@@ -796,7 +818,9 @@ static bool st_lg_answer_iq(struct st_lg_sess *s, const char *el, size_t len)
     if (!st_lg_attr(el, len, "id", id, sizeof id))
         id[0] = '\0';
     bool has_from = st_lg_attr(el, len, "from", from, sizeof from);
-    if (st_lg_memstr(el, len, ST_LG_NS_PING))
+    /* a ping, and a roster push (RFC 6121 2.1.6: the client acknowledges it) */
+    if (st_lg_memstr(el, len, ST_LG_NS_PING) ||
+        (strcmp(type, "set") == 0 && st_lg_memstr(el, len, ST_LG_NS_ROSTER)))
         st_lg_send(s, "<iq type='result' id='%s'%s%s%s/>", id, has_from ? " to='" : "",
                    has_from ? from : "", has_from ? "'" : "");
     else
@@ -986,6 +1010,16 @@ static bool st_lg_on_element(struct st_lg_sess *s, const char *el, size_t len)
         } else {
             break;
         }
+        if (s->extra) {
+            /* the mode's own session: bound, nothing sent yet */
+            s->state = ST_LG_ONLINE;
+            free(s->scram);
+            s->scram = NULL;
+            bufferevent_set_timeouts(s->bev, NULL, NULL);
+            if (lg->mode->bound_cb)
+                lg->mode->bound_cb(lg, s);
+            break;
+        }
         /* an iq ping after the presence: its answer proves the presence was processed */
         st_lg_send(s, "<presence/><iq type='get' id='p1'><ping xmlns='" ST_LG_NS_PING "'/></iq>");
         s->state = ST_LG_PRESENCE;
@@ -1090,19 +1124,23 @@ static void st_lg_eventcb(struct bufferevent *bev, short what, void *arg)
     st_lg_fail(s, why, detail[0] ? detail : NULL);
 }
 
-static void st_lg_start_one(struct st_lg *lg)
+/* Starts the login of user number index; an extra session is the mode's (see st_lg_mode). Returns
+   the session, or NULL when it already failed (and was freed). */
+static struct st_lg_sess *st_lg_connect(struct st_lg *lg, int index, bool extra)
 {
     struct st_lg_sess *s = st_lg_xcalloc(1, sizeof *s);
     s->lg = lg;
-    s->index = lg->o.first_user + lg->next_user++;
+    s->index = index;
+    s->extra = extra;
     s->slot = -1;
     s->state = ST_LG_CONNECTING;
     s->t_start = st_lg_now();
-    lg->in_flight++;
+    if (!extra)
+        lg->in_flight++;
     evutil_socket_t fd = socket(lg->addr.ss_family, SOCK_STREAM, 0);
     if (fd < 0) {
         st_lg_fail(s, ST_LG_FAIL_CONNECT, strerror(errno));
-        return;
+        return NULL;
     }
     evutil_make_socket_nonblocking(fd);
     evutil_make_socket_closeonexec(fd);
@@ -1111,14 +1149,22 @@ static void st_lg_start_one(struct st_lg *lg)
     if (!s->bev) {
         evutil_closesocket(fd);
         st_lg_fail(s, ST_LG_FAIL_CONNECT, "bufferevent_socket_new");
-        return;
+        return NULL;
     }
     bufferevent_setcb(s->bev, st_lg_readcb, NULL, st_lg_eventcb, s);
     struct timeval tv = {(time_t)lg->o.timeout, 0};
     bufferevent_set_timeouts(s->bev, &tv, &tv);
     bufferevent_enable(s->bev, EV_READ | EV_WRITE);
-    if (bufferevent_socket_connect(s->bev, (struct sockaddr *)&lg->addr, (int)lg->addr_len) < 0)
+    if (bufferevent_socket_connect(s->bev, (struct sockaddr *)&lg->addr, (int)lg->addr_len) < 0) {
         st_lg_fail(s, ST_LG_FAIL_CONNECT, "connect");
+        return NULL;
+    }
+    return s;
+}
+
+static void st_lg_start_one(struct st_lg *lg)
+{
+    st_lg_connect(lg, lg->o.first_user + lg->next_user++, false);
 }
 
 /* Starts as many logins as concurrency and ramp allow. */
@@ -1471,7 +1517,590 @@ static const struct st_lg_mode st_lg_mode_chat = {
     .report_cb = st_lg_chat_report,
 };
 
-static const struct st_lg_mode *const st_lg_modes[] = {&st_lg_mode_login, &st_lg_mode_chat};
+/*
+ * presence: the N sessions are the contacts of one more user, the hub (--hub-user, by default
+ * the number after the last contact), each with a mutual ('both') subscription with the hub.
+ * Setup: the hub logs in, becomes available and sends a subscribe to every contact; a contact
+ * answers with subscribed and a subscribe of its own, which the hub approves (subscribed). Then
+ * the hub's roster is read (roster get, once a second) until every contact is on it with
+ * subscription='both', and the hub logs out. With --no-setup the subscriptions must already be
+ * there: the roster is read once and the run fails if it is not complete. Then --rounds times,
+ * each step after --gap seconds of quiet:
+ *  - baseline: the hub logs in (TLS, SASL, bind), sends no presence and closes its stream;
+ *  - presence: the hub logs in and sends its initial presence. The "on" fan-out is complete
+ *    when every contact has received it and the hub has received the presence of every contact
+ *    (the answers to its probes). After --gap the hub sends unavailable presence and closes its
+ *    stream: the "off" fan-out is complete when every contact has received the unavailable
+ *    presence (its time) and the server has closed the hub's stream (then its CPU is read).
+ * Server CPU (utime+stime from /proc) is read at the start and end of each step, so the quiet
+ * between steps is not counted; the 10 ms ticks are summed over the rounds before dividing.
+ */
+enum st_lg_pres_phase {
+    ST_LG_PRES_SETUP_LOGIN,
+    ST_LG_PRES_SETUP_SUBS, /* subscriptions under way; the roster is polled */
+    ST_LG_PRES_SETUP_LOGOUT,
+    ST_LG_PRES_QUIET, /* between two steps; then c->next */
+    ST_LG_PRES_BASE_LOGIN,
+    ST_LG_PRES_BASE_LOGOUT,
+    ST_LG_PRES_LOGIN,
+    ST_LG_PRES_ON,
+    ST_LG_PRES_ON_DONE, /* the gap before the logout */
+    ST_LG_PRES_OFF,
+    ST_LG_PRES_DONE,
+};
+
+static const char *const st_lg_pres_phase_names[] = {
+    "setup-login",    "setup-subscriptions", "setup-logout", "quiet",
+    "baseline-login", "baseline-logout",     "login",        "on-fan-out",
+    "on-done",        "off-fan-out",         "done",
+};
+
+enum st_lg_pres_next { ST_LG_NEXT_BASE, ST_LG_NEXT_PRES, ST_LG_NEXT_END };
+
+/* One round's figures: seconds, and server CPU ticks per step. */
+struct st_lg_pres_round {
+    double base_login_s, login_s, on_s, off_s;
+    long long cpu_base, cpu_login, cpu_on, cpu_off;
+    double ccpu_base, ccpu_cycle; /* client CPU seconds */
+};
+
+struct st_lg_pres {
+    enum st_lg_pres_phase phase;
+    enum st_lg_pres_next next;
+    struct event *timer; /* timeouts, roster polls, the quiet between steps */
+    struct st_lg_sess *hub;
+    char hub_bare[320];
+    int round;               /* the current round, from 0 */
+    int mark;                /* the current round + 1, stamped in the arrays below */
+    int *seen_on, *seen_off; /* per contact: the mark when it got the hub's (un)available */
+    int *hub_seen;           /* per contact: the mark when the hub got its presence */
+    int n_on, n_hub, n_off;  /* this round's counts */
+    bool hub_closed;         /* the hub's stream is over (off step) */
+    bool roster_pending;     /* a roster get is unanswered */
+    double t_step, t_sent, t_last_off, t_setup0;
+    long long cpu_step;     /* server ticks at the start of the current step */
+    double ccpu_step;       /* client CPU at the start of the current step */
+    long stray, duplicates; /* presence from/to the hub outside the step expecting it */
+    bool measuring;         /* the setup is over, the rounds have begun */
+    long subs_in, subs_answered, roster_polls;
+    int roster_items, roster_both;
+    double setup_s;
+    struct st_lg_pres_round *r;
+    int rounds_done;
+    long rss_before_rounds, rss_after_rounds;
+    char error[256]; /* why the run stopped early ("" = it did not) */
+};
+
+/* The user number of a JID whose local part --user-format made, or -1. */
+static long st_lg_jid_user(const struct st_lg *lg, const char *jid)
+{
+    const char *f = lg->o.user_format, *pct = strchr(f, '%');
+    size_t pre = (size_t)(pct - f);
+    const char *suf = pct + 2;
+    size_t sl = strlen(suf);
+    if (strncmp(jid, f, pre) != 0 || jid[pre] < '0' || jid[pre] > '9')
+        return -1;
+    char *end;
+    long v = strtol(jid + pre, &end, 10);
+    if (strncmp(end, suf, sl) != 0 || end[sl] != '@')
+        return -1;
+    return v;
+}
+
+static void st_lg_pres_arm(struct st_lg_pres *c, double seconds)
+{
+    struct timeval tv = {(time_t)seconds, (suseconds_t)((seconds - (double)(time_t)seconds) * 1e6)};
+    evtimer_add(c->timer, &tv);
+}
+
+/* Stops the run: says why, and finishes from the timer (never inside a session's callback). */
+static void st_lg_pres_abort(struct st_lg *lg, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void st_lg_pres_abort(struct st_lg *lg, const char *fmt, ...)
+{
+    struct st_lg_pres *c = lg->mode_state;
+    if (c->phase == ST_LG_PRES_DONE)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->error, sizeof c->error, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "loadgen: presence: %s\n", c->error);
+    c->phase = ST_LG_PRES_DONE;
+    lg->exit_code = 4;
+    st_lg_pres_arm(c, 0);
+}
+
+static void st_lg_pres_hub_login(struct st_lg *lg, struct st_lg_pres *c, enum st_lg_pres_phase ph)
+{
+    c->phase = ph;
+    c->t_step = st_lg_now();
+    c->cpu_step = st_lg_cpu_ticks(lg->o.server_pid);
+    c->ccpu_step = st_lg_self_cpu();
+    st_lg_pres_arm(c, lg->o.pres_timeout);
+    c->hub = st_lg_connect(lg, lg->o.hub_user, true);
+    if (c->hub == NULL)
+        st_lg_pres_abort(lg, "the hub could not connect");
+}
+
+/* Ends a step: returns the server ticks since its start and restarts the clocks. */
+static long long st_lg_pres_lap(struct st_lg *lg, struct st_lg_pres *c, double *ccpu)
+{
+    long long now = st_lg_cpu_ticks(lg->o.server_pid);
+    double cnow = st_lg_self_cpu();
+    long long d = now - c->cpu_step;
+    *ccpu += cnow - c->ccpu_step;
+    c->cpu_step = now;
+    c->ccpu_step = cnow;
+    return d;
+}
+
+static void st_lg_pres_quiet(struct st_lg *lg, struct st_lg_pres *c, enum st_lg_pres_next next,
+                             double seconds)
+{
+    (void)lg;
+    c->phase = ST_LG_PRES_QUIET;
+    c->next = next;
+    st_lg_pres_arm(c, seconds);
+}
+
+static void st_lg_pres_roster_get(struct st_lg_pres *c)
+{
+    if (c->hub == NULL || c->roster_pending)
+        return;
+    c->roster_pending = true;
+    c->roster_polls++;
+    st_lg_send(c->hub, "<iq type='get' id='r%ld'><query xmlns='" ST_LG_NS_ROSTER "'/></iq>",
+               c->roster_polls);
+}
+
+static void st_lg_pres_check_on(struct st_lg *lg, struct st_lg_pres *c)
+{
+    if (c->phase != ST_LG_PRES_ON || c->n_on < lg->o.users || c->n_hub < lg->o.users)
+        return;
+    struct st_lg_pres_round *r = &c->r[c->round];
+    r->on_s = st_lg_now() - c->t_sent;
+    r->cpu_on = st_lg_pres_lap(lg, c, &r->ccpu_cycle);
+    c->phase = ST_LG_PRES_ON_DONE;
+    st_lg_pres_arm(c, lg->o.pres_gap);
+}
+
+static void st_lg_pres_check_off(struct st_lg *lg, struct st_lg_pres *c)
+{
+    if (c->phase != ST_LG_PRES_OFF || c->n_off < lg->o.users || !c->hub_closed)
+        return;
+    struct st_lg_pres_round *r = &c->r[c->round];
+    r->off_s = c->t_last_off - c->t_sent;
+    r->cpu_off = st_lg_pres_lap(lg, c, &r->ccpu_cycle);
+    double tick = (double)sysconf(_SC_CLK_TCK);
+    fprintf(stderr,
+            "loadgen: round %d: baseline login %.1f ms (cpu %.0f ms) | login %.1f ms, on %.1f ms,"
+            " off %.1f ms (cpu %.0f+%.0f+%.0f ms)\n",
+            c->round + 1, 1e3 * r->base_login_s, 1e3 * (double)r->cpu_base / tick, 1e3 * r->login_s,
+            1e3 * r->on_s, 1e3 * r->off_s, 1e3 * (double)r->cpu_login / tick,
+            1e3 * (double)r->cpu_on / tick, 1e3 * (double)r->cpu_off / tick);
+    c->rounds_done++;
+    c->round++;
+    st_lg_pres_quiet(lg, c, c->round < lg->o.pres_rounds ? ST_LG_NEXT_BASE : ST_LG_NEXT_END,
+                     lg->o.pres_gap);
+}
+
+static void st_lg_pres_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct st_lg *lg = arg;
+    struct st_lg_pres *c = lg->mode_state;
+    (void)fd;
+    (void)what;
+    double now = st_lg_now();
+    switch (c->phase) {
+    case ST_LG_PRES_DONE:
+        if (c->hub != NULL)
+            st_lg_sess_free(c->hub);
+        c->hub = NULL;
+        st_lg_finish(lg);
+        return;
+    case ST_LG_PRES_SETUP_SUBS:
+        if (now - c->t_setup0 > lg->o.pres_timeout) {
+            st_lg_pres_abort(lg,
+                             "setup not done after %.0f s: %ld subscribe requests reached the "
+                             "contacts, the hub approved %ld; roster: %d items, %d 'both'",
+                             lg->o.pres_timeout, c->subs_in, c->subs_answered, c->roster_items,
+                             c->roster_both);
+            return;
+        }
+        if (!lg->o.pres_setup || c->subs_answered >= lg->o.users)
+            st_lg_pres_roster_get(c);
+        st_lg_pres_arm(c, 1.0);
+        return;
+    case ST_LG_PRES_QUIET:
+        if (c->next == ST_LG_NEXT_END) {
+            c->rss_after_rounds = st_lg_rss_kib(lg->o.server_pid);
+            c->phase = ST_LG_PRES_DONE;
+            st_lg_pres_arm(c, 0);
+        } else if (c->next == ST_LG_NEXT_BASE) {
+            if (!c->measuring)
+                c->rss_before_rounds = st_lg_rss_kib(lg->o.server_pid);
+            c->measuring = true;
+            st_lg_pres_hub_login(lg, c, ST_LG_PRES_BASE_LOGIN);
+        } else {
+            c->mark = c->round + 1;
+            c->n_on = c->n_hub = c->n_off = 0;
+            c->hub_closed = false;
+            st_lg_pres_hub_login(lg, c, ST_LG_PRES_LOGIN);
+        }
+        return;
+    case ST_LG_PRES_ON_DONE:
+        /* the logout step: its CPU is counted from now, the gap is left out */
+        c->cpu_step = st_lg_cpu_ticks(lg->o.server_pid);
+        c->ccpu_step = st_lg_self_cpu();
+        c->phase = ST_LG_PRES_OFF;
+        c->t_sent = st_lg_now();
+        st_lg_pres_arm(c, lg->o.pres_timeout);
+        if (c->hub == NULL) {
+            st_lg_pres_abort(lg, "the hub is gone before its logout");
+            return;
+        }
+        st_lg_send(c->hub, "<presence type='unavailable'/></stream:stream>");
+        return;
+    default:
+        st_lg_pres_abort(lg,
+                         "round %d: step %s not done after %.0f s: contacts with the hub's "
+                         "presence %d, unavailable %d, of %d; contacts' presence at the hub %d; "
+                         "hub stream %s; contacts online %d",
+                         c->round + 1, st_lg_pres_phase_names[c->phase], lg->o.pres_timeout,
+                         c->n_on, c->n_off, lg->o.users, c->n_hub, c->hub ? "open" : "closed",
+                         lg->n_online);
+        return;
+    }
+}
+
+static void st_lg_pres_run(struct st_lg *lg)
+{
+    struct st_lg_pres *c = st_lg_xcalloc(1, sizeof *c);
+    lg->mode_state = c;
+    size_t n = (size_t)lg->o.users;
+    c->seen_on = st_lg_xcalloc(n, sizeof *c->seen_on);
+    c->seen_off = st_lg_xcalloc(n, sizeof *c->seen_off);
+    c->hub_seen = st_lg_xcalloc(n, sizeof *c->hub_seen);
+    c->r = st_lg_xcalloc((size_t)lg->o.pres_rounds, sizeof *c->r);
+    c->timer = evtimer_new(lg->base, st_lg_pres_timer, lg);
+    c->phase = ST_LG_PRES_SETUP_LOGIN;
+    if (lg->n_online != lg->o.users) {
+        st_lg_pres_abort(lg, "only %d of the %d contacts are online", lg->n_online, lg->o.users);
+        return;
+    }
+    c->t_setup0 = st_lg_now();
+    st_lg_pres_arm(c, lg->o.pres_timeout);
+    c->hub = st_lg_connect(lg, lg->o.hub_user, true);
+    if (c->hub == NULL)
+        st_lg_pres_abort(lg, "the hub could not connect");
+}
+
+static void st_lg_pres_bound(struct st_lg *lg, struct st_lg_sess *s)
+{
+    struct st_lg_pres *c = lg->mode_state;
+    struct st_lg_pres_round *r = c->round < lg->o.pres_rounds ? &c->r[c->round] : NULL;
+    if (s != c->hub)
+        return;
+    switch (c->phase) {
+    case ST_LG_PRES_SETUP_LOGIN: {
+        size_t bl = strcspn(s->jid, "/");
+        snprintf(c->hub_bare, sizeof c->hub_bare, "%.*s", (int)bl, s->jid);
+        fprintf(stderr, "loadgen: presence: hub %s bound; %s\n", s->jid,
+                lg->o.pres_setup ? "subscribing to every contact" : "reading its roster");
+        c->phase = ST_LG_PRES_SETUP_SUBS;
+        st_lg_send(s, "<presence/>");
+        if (lg->o.pres_setup) {
+            char user[256];
+            for (int i = 0; i < lg->o.users; i++) {
+                st_lg_user(lg, lg->o.first_user + i, user, sizeof user);
+                st_lg_send(s, "<presence to='%s@%s' type='subscribe'/>", user, lg->o.domain);
+            }
+        } else {
+            st_lg_pres_roster_get(c);
+        }
+        st_lg_pres_arm(c, 1.0);
+        return;
+    }
+    case ST_LG_PRES_BASE_LOGIN:
+        r->base_login_s = st_lg_now() - c->t_step;
+        c->phase = ST_LG_PRES_BASE_LOGOUT;
+        st_lg_send(s, "</stream:stream>");
+        return;
+    case ST_LG_PRES_LOGIN:
+        r->login_s = st_lg_now() - c->t_step;
+        r->cpu_login = st_lg_pres_lap(lg, c, &r->ccpu_cycle);
+        c->phase = ST_LG_PRES_ON;
+        c->t_sent = st_lg_now();
+        st_lg_send(s, "<presence/>");
+        return;
+    default:
+        st_lg_pres_abort(lg, "the hub was bound in step %s", st_lg_pres_phase_names[c->phase]);
+        return;
+    }
+}
+
+static void st_lg_pres_end(struct st_lg *lg, struct st_lg_sess *s, const char *why)
+{
+    struct st_lg_pres *c = lg->mode_state;
+    if (c == NULL || s != c->hub)
+        return;
+    c->hub = NULL;
+    struct st_lg_pres_round *r = c->round < lg->o.pres_rounds ? &c->r[c->round] : NULL;
+    switch (c->phase) {
+    case ST_LG_PRES_SETUP_LOGOUT:
+        /* the contacts' last presence traffic settles before anything is measured */
+        st_lg_pres_quiet(lg, c, ST_LG_NEXT_BASE, lg->o.pres_gap > 2 ? lg->o.pres_gap : 2);
+        return;
+    case ST_LG_PRES_BASE_LOGOUT:
+        r->cpu_base = st_lg_pres_lap(lg, c, &r->ccpu_base);
+        st_lg_pres_quiet(lg, c, ST_LG_NEXT_PRES, lg->o.pres_gap);
+        return;
+    case ST_LG_PRES_OFF:
+        c->hub_closed = true;
+        st_lg_pres_check_off(lg, c);
+        return;
+    case ST_LG_PRES_DONE:
+        return;
+    default:
+        st_lg_pres_abort(lg, "round %d: the hub's session ended (%s) in step %s", c->round + 1, why,
+                         st_lg_pres_phase_names[c->phase]);
+        return;
+    }
+}
+
+/* Counts the items of a roster result, and those with subscription='both'. */
+static void st_lg_pres_count_roster(const char *el, size_t len, int *items, int *both)
+{
+    const char *p = el, *end = el + len;
+    *items = *both = 0;
+    while ((p = memmem(p, (size_t)(end - p), "<item", 5)) != NULL) {
+        if (p + 5 < end && strchr(" \t\r\n/>", p[5]) != NULL) {
+            char sub[16];
+            (*items)++;
+            if (st_lg_attr(p, (size_t)(end - p), "subscription", sub, sizeof sub) &&
+                strcmp(sub, "both") == 0)
+                (*both)++;
+        }
+        p += 5;
+    }
+}
+
+/* Presence from or to the hub that no step expects: counted once the measured rounds began
+   (the setup's last broadcasts may still arrive after the hub's stream has closed). */
+static void st_lg_pres_stray(struct st_lg *lg, struct st_lg_pres *c, const char *what,
+                             const char *who)
+{
+    if (!c->measuring)
+        return;
+    c->stray++;
+    if (lg->o.verbose && c->stray <= 20)
+        fprintf(stderr, "loadgen: presence: round %d, step %s: unexpected %s (%s)\n", c->round + 1,
+                st_lg_pres_phase_names[c->phase], what, who);
+}
+
+/* What the hub receives: subscribe requests (setup), the contacts' presence, roster results. */
+static void st_lg_pres_hub_stanza(struct st_lg *lg, struct st_lg_pres *c, struct st_lg_sess *s,
+                                  const char *el, size_t len)
+{
+    char type[16], from[512], id[32];
+    bool typed = st_lg_attr(el, len, "type", type, sizeof type);
+    if (st_lg_is(el, len, "iq")) {
+        if (!st_lg_attr(el, len, "id", id, sizeof id) || id[0] != 'r' || !typed)
+            return;
+        c->roster_pending = false;
+        if (strcmp(type, "result") != 0) {
+            st_lg_pres_abort(lg, "the hub's roster get failed (type %s)", type);
+            return;
+        }
+        st_lg_pres_count_roster(el, len, &c->roster_items, &c->roster_both);
+        if (c->phase != ST_LG_PRES_SETUP_SUBS)
+            return;
+        if (c->roster_both == lg->o.users) {
+            c->setup_s = st_lg_now() - c->t_setup0;
+            fprintf(stderr,
+                    "loadgen: presence: setup done in %.1f s: the hub's roster has %d "
+                    "items, %d with subscription 'both'\n",
+                    c->setup_s, c->roster_items, c->roster_both);
+            c->phase = ST_LG_PRES_SETUP_LOGOUT;
+            st_lg_pres_arm(c, lg->o.pres_timeout);
+            st_lg_send(s, "<presence type='unavailable'/></stream:stream>");
+        } else if (!lg->o.pres_setup) {
+            st_lg_pres_abort(lg,
+                             "the hub's roster has %d items, %d with subscription 'both'; %d "
+                             "needed (run without --no-setup to subscribe over XMPP)",
+                             c->roster_items, c->roster_both, lg->o.users);
+        }
+        return;
+    }
+    if (!st_lg_is(el, len, "presence") || !st_lg_attr(el, len, "from", from, sizeof from))
+        return;
+    long u = st_lg_jid_user(lg, from) - lg->o.first_user;
+    if (u < 0 || u >= lg->o.users)
+        return; /* e.g. the hub's own presence coming back */
+    if (typed && strcmp(type, "subscribe") == 0) {
+        if (c->phase == ST_LG_PRES_SETUP_SUBS) {
+            from[strcspn(from, "/")] = '\0';
+            st_lg_send(s, "<presence to='%s' type='subscribed'/>", from);
+            c->subs_answered++;
+        } else {
+            st_lg_pres_stray(lg, c, "subscribe to the hub", from);
+        }
+    } else if (!typed) {
+        if (c->phase == ST_LG_PRES_ON && c->hub_seen[u] != c->mark) {
+            c->hub_seen[u] = c->mark;
+            c->n_hub++;
+            st_lg_pres_check_on(lg, c);
+        } else if (c->phase == ST_LG_PRES_ON) {
+            c->duplicates++;
+        } else {
+            st_lg_pres_stray(lg, c, "available presence to the hub", from);
+        }
+    } else if (strcmp(type, "unavailable") == 0) {
+        st_lg_pres_stray(lg, c, "unavailable presence to the hub", from);
+    }
+}
+
+static bool st_lg_pres_stanza(struct st_lg *lg, struct st_lg_sess *s, const char *el, size_t len)
+{
+    struct st_lg_pres *c = lg->mode_state;
+    if (c == NULL || c->phase == ST_LG_PRES_DONE)
+        return true;
+    if (s->extra) {
+        if (s == c->hub)
+            st_lg_pres_hub_stanza(lg, c, s, el, len);
+        return true;
+    }
+    /* a contact: only presence from the hub matters */
+    char type[16], from[512];
+    if (!st_lg_is(el, len, "presence") || !st_lg_attr(el, len, "from", from, sizeof from) ||
+        st_lg_jid_user(lg, from) != lg->o.hub_user)
+        return true;
+    long u = s->index - lg->o.first_user;
+    bool typed = st_lg_attr(el, len, "type", type, sizeof type);
+    if (typed && strcmp(type, "subscribe") == 0) {
+        if (c->phase == ST_LG_PRES_SETUP_SUBS) {
+            c->subs_in++;
+            st_lg_send(s,
+                       "<presence to='%s' type='subscribed'/>"
+                       "<presence to='%s' type='subscribe'/>",
+                       c->hub_bare, c->hub_bare);
+        } else {
+            st_lg_pres_stray(lg, c, "subscribe to a contact", s->jid);
+        }
+    } else if (!typed) {
+        if (c->phase == ST_LG_PRES_ON && c->seen_on[u] != c->mark) {
+            c->seen_on[u] = c->mark;
+            c->n_on++;
+            st_lg_pres_check_on(lg, c);
+        } else if (c->phase == ST_LG_PRES_ON) {
+            c->duplicates++;
+        } else {
+            st_lg_pres_stray(lg, c, "available presence to a contact", s->jid);
+        }
+    } else if (strcmp(type, "unavailable") == 0) {
+        if (c->phase == ST_LG_PRES_OFF && c->seen_off[u] != c->mark) {
+            c->seen_off[u] = c->mark;
+            c->n_off++;
+            c->t_last_off = st_lg_now();
+            st_lg_pres_check_off(lg, c);
+        } else if (c->phase == ST_LG_PRES_OFF) {
+            c->duplicates++;
+        } else {
+            st_lg_pres_stray(lg, c, "unavailable presence to a contact", s->jid);
+        }
+    }
+    return true;
+}
+
+/* Prints p50, p99 and max in ms of one time (seconds at offset off in every round); v is
+   scratch room for n values. Returns the p50 in seconds. */
+static double st_lg_pres_quantiles(const struct st_lg_pres *c, int n, size_t off, double *v,
+                                   const char *key)
+{
+    for (int i = 0; i < n; i++)
+        memcpy(&v[i], (const char *)&c->r[i] + off, sizeof v[i]);
+    qsort(v, (size_t)n, sizeof *v, st_lg_cmp_double);
+    printf("%s_p50_ms=%.2f %s_p99_ms=%.2f %s_max_ms=%.2f\n", key,
+           1e3 * st_lg_quantile(v, (size_t)n, 0.5), key, 1e3 * st_lg_quantile(v, (size_t)n, 0.99),
+           key, 1e3 * st_lg_quantile(v, (size_t)n, 1.0));
+    return st_lg_quantile(v, (size_t)n, 0.5);
+}
+
+static void st_lg_pres_report(struct st_lg *lg)
+{
+    struct st_lg_pres *c = lg->mode_state;
+    if (!c)
+        return;
+    int n = c->rounds_done, users = lg->o.users;
+    double tick = (double)sysconf(_SC_CLK_TCK);
+    double *v = st_lg_xcalloc((size_t)n, sizeof *v);
+    long long cpu_base = 0, cpu_login = 0, cpu_on = 0, cpu_off = 0;
+    double ccpu_base = 0, ccpu_cycle = 0;
+    for (int i = 0; i < n; i++) {
+        cpu_base += c->r[i].cpu_base;
+        cpu_login += c->r[i].cpu_login;
+        cpu_on += c->r[i].cpu_on;
+        cpu_off += c->r[i].cpu_off;
+        ccpu_base += c->r[i].ccpu_base;
+        ccpu_cycle += c->r[i].ccpu_cycle;
+    }
+    printf("presence_contacts=%d hub_user=%d setup=%s setup_s=%.1f roster_items=%d "
+           "roster_both=%d roster_polls=%ld\n",
+           users, lg->o.hub_user, lg->o.pres_setup ? "xmpp" : "none", c->setup_s, c->roster_items,
+           c->roster_both, c->roster_polls);
+    printf("presence_rounds=%d presence_rounds_done=%d presence_stray=%ld "
+           "presence_duplicates=%ld presence_ok=%d\n",
+           lg->o.pres_rounds, n, c->stray, c->duplicates, c->error[0] ? 0 : 1);
+    if (c->error[0])
+        printf("presence_error=\"%s\"\n", c->error);
+    st_lg_pres_quantiles(c, n, offsetof(struct st_lg_pres_round, base_login_s), v, "base_login");
+    st_lg_pres_quantiles(c, n, offsetof(struct st_lg_pres_round, login_s), v, "hub_login");
+    double on50 =
+        st_lg_pres_quantiles(c, n, offsetof(struct st_lg_pres_round, on_s), v, "on_fanout");
+    double off50 =
+        st_lg_pres_quantiles(c, n, offsetof(struct st_lg_pres_round, off_s), v, "off_fanout");
+    /* on: the hub's presence to every contact and every contact's to the hub; off: one each */
+    printf("on_stanzas_per_s=%.0f off_stanzas_per_s=%.0f\n", on50 > 0 ? 2.0 * users / on50 : 0,
+           off50 > 0 ? users / off50 : 0);
+    if (lg->o.server_pid > 0 && n > 0) {
+        double per = 1e3 / tick / n;
+        double cycle = (double)(cpu_login + cpu_on + cpu_off) * per;
+        printf("server_cpu_ms_per_cycle=%.2f server_cpu_ms_login=%.2f server_cpu_ms_on=%.2f "
+               "server_cpu_ms_off=%.2f\n",
+               cycle, (double)cpu_login * per, (double)cpu_on * per, (double)cpu_off * per);
+        printf("server_cpu_ms_per_base_cycle=%.2f server_cpu_ms_presence=%.2f "
+               "server_cpu_us_per_contact=%.1f\n",
+               (double)cpu_base * per, cycle - (double)cpu_base * per,
+               1e3 * (cycle - (double)cpu_base * per) / users);
+        printf("server_rss_before_rounds_kib=%ld server_rss_after_rounds_kib=%ld\n",
+               c->rss_before_rounds, c->rss_after_rounds);
+    }
+    if (n > 0)
+        printf("client_cpu_ms_per_cycle=%.2f client_cpu_ms_per_base_cycle=%.2f\n",
+               1e3 * ccpu_cycle / n, 1e3 * ccpu_base / n);
+    free(v);
+    event_free(c->timer);
+    free(c->seen_on);
+    free(c->seen_off);
+    free(c->hub_seen);
+    free(c->r);
+    free(c);
+    lg->mode_state = NULL;
+}
+
+static const struct st_lg_mode st_lg_mode_presence = {
+    .name = "presence",
+    .run_cb = st_lg_pres_run,
+    .stanza_cb = st_lg_pres_stanza,
+    .report_cb = st_lg_pres_report,
+    .bound_cb = st_lg_pres_bound,
+    .end_cb = st_lg_pres_end,
+};
+
+static const struct st_lg_mode *const st_lg_modes[] = {&st_lg_mode_login, &st_lg_mode_chat,
+                                                       &st_lg_mode_presence};
 
 /* ---------------------------------------------------------------------------------------- */
 /* Command line                                                                             */
@@ -1497,13 +2126,20 @@ static void st_lg_usage(FILE *f)
                "  --plus TYPE          SCRAM-SHA-256-PLUS with channel binding TYPE\n"
                "                       (tls-exporter or tls-server-end-point)\n"
                "  --plain-fallback     SASL PLAIN when SCRAM-SHA-256 is not offered\n"
-               "  --mode M             login (default) or chat\n"
+               "  --mode M             login (default), chat or presence\n"
                "  --rate R             chat: messages per second, all users together (1000)\n"
                "  --inflight K         chat: keep K messages in flight instead of --rate\n"
                "                       (saturation; 0 = use --rate)\n"
                "  --duration S         chat: seconds of sending, warm-up included (10)\n"
                "  --warmup S           chat: seconds at the start left out of the figures (0)\n"
                "  --body-size B        chat: padding bytes per body (32)\n"
+               "  --hub-user N         presence: user number of the hub, whose contacts the\n"
+               "                       --users sessions are (first-user + users)\n"
+               "  --rounds K           presence: login/logout cycles of the hub measured (20)\n"
+               "  --no-setup           presence: the subscriptions exist already: only check\n"
+               "                       the hub's roster (default: subscribe over XMPP first)\n"
+               "  --step-timeout S     presence: seconds one step (or the setup) may take (120)\n"
+               "  --gap S              presence: seconds of quiet between two steps (0.5)\n"
                "  --verbose            say why each failed session failed (stderr)\n");
 }
 
@@ -1545,6 +2181,11 @@ static void st_lg_parse(struct st_lg *lg, int argc, char **argv)
         O_INFL,
         O_WARM,
         O_BODY,
+        O_HUB,
+        O_ROUNDS,
+        O_NOSETUP,
+        O_STEPTO,
+        O_GAP,
         O_VERBOSE,
         O_HELP
     };
@@ -1572,6 +2213,11 @@ static void st_lg_parse(struct st_lg *lg, int argc, char **argv)
         {"inflight", 1, NULL, O_INFL},
         {"warmup", 1, NULL, O_WARM},
         {"body-size", 1, NULL, O_BODY},
+        {"hub-user", 1, NULL, O_HUB},
+        {"rounds", 1, NULL, O_ROUNDS},
+        {"no-setup", 0, NULL, O_NOSETUP},
+        {"step-timeout", 1, NULL, O_STEPTO},
+        {"gap", 1, NULL, O_GAP},
         {"verbose", 0, NULL, O_VERBOSE},
         {"help", 0, NULL, O_HELP},
         {NULL, 0, NULL, 0},
@@ -1594,6 +2240,11 @@ static void st_lg_parse(struct st_lg *lg, int argc, char **argv)
         .chat_rate = 1000,
         .chat_duration = 10,
         .chat_body = 32,
+        .hub_user = -1,
+        .pres_rounds = 20,
+        .pres_setup = true,
+        .pres_timeout = 120,
+        .pres_gap = 0.5,
     };
     int ch;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -1672,6 +2323,21 @@ static void st_lg_parse(struct st_lg *lg, int argc, char **argv)
         case O_BODY:
             o->chat_body = (int)st_lg_num(optarg, "body-size", 0, 65536);
             break;
+        case O_HUB:
+            o->hub_user = (int)st_lg_num(optarg, "hub-user", 0, INT_MAX / 2);
+            break;
+        case O_ROUNDS:
+            o->pres_rounds = (int)st_lg_num(optarg, "rounds", 1, 100000);
+            break;
+        case O_NOSETUP:
+            o->pres_setup = false;
+            break;
+        case O_STEPTO:
+            o->pres_timeout = st_lg_num(optarg, "step-timeout", 1, 86400);
+            break;
+        case O_GAP:
+            o->pres_gap = st_lg_num(optarg, "gap", 0, 3600);
+            break;
         case O_VERBOSE:
             o->verbose = true;
             break;
@@ -1705,6 +2371,12 @@ static void st_lg_parse(struct st_lg *lg, int argc, char **argv)
             lg->mode = st_lg_modes[i];
     if (!lg->mode) {
         fprintf(stderr, "loadgen: unknown --mode %s\n", o->mode);
+        exit(1);
+    }
+    if (o->hub_user < 0)
+        o->hub_user = o->first_user + o->users;
+    if (o->hub_user >= o->first_user && o->hub_user < o->first_user + o->users) {
+        fprintf(stderr, "loadgen: --hub-user may not be one of the --users sessions\n");
         exit(1);
     }
     if (strpbrk(o->domain, "'\"<&") || strpbrk(o->resource, "'\"<&")) {

@@ -60,6 +60,10 @@ done
 case $LOGLEVEL in warn|info) ;; *) echo "run-chat: --loglevel warn|info" >&2; exit 1 ;; esac
 
 ST_BENCH_NAME=run-chat
+# the same footing as the peers, which load their roster and offline modules; ejabberd's caches
+# hold 1,000 entries by default and would keep shrinking with more users
+ST_BENCH_STARLING_MODULES=$'roster: {}\noffline: {}'
+ST_BENCH_EJABBERD_OPTIONS="cache_size: $((2 * N + 1000))"
 # shellcheck source=bench/lib.sh
 . "$TOP/bench/lib.sh"
 st_bench_setup
