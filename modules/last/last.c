@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: ISC */
-/* XEP-0012 Last Activity of contacts: seconds since their last logout, for subscribers only. */
+/* XEP-0012 last activity; the last unavailable presence as a probe's answer (RFC 6121 §4.3.2). */
 #include <starling/api.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +15,7 @@
 #include "modules/roster/roster.h"
 
 #define ST_NS_LAST "jabber:iq:last"
+#define ST_NS_DELAY "urn:xmpp:delay"
 /* Longest status text kept; a longer one is cut (at a UTF-8 boundary). */
 #define ST_LAST_MAX_STATUS 1024
 
@@ -138,10 +139,14 @@ static void st_last_stored(void *ctx, const struct st_store_result *res, const c
     free(who);
 }
 
-/* The status text of the presence the session broadcast last, cut to a bounded length. */
+/* The status text of the session's unavailable presence, cut to a bounded length; "" when it
+   ended without one (XEP-0012 §5: the status of the last unavailable presence; the status of an
+   earlier available presence is not a goodbye). */
 static char *st_last_status(struct st_session *s)
 {
     struct st_stanza *p = st_session_presence(s);
+    if (p != NULL && (p->type == NULL || strcmp(p->type, "unavailable") != 0))
+        p = NULL;
     const struct st_xml *status = p != NULL ? st_xml_child(p->root, "status", NULL) : NULL;
     size_t len = 0;
     const char *text = status != NULL ? st_xml_text_peek(status, &len) : NULL;
@@ -180,12 +185,66 @@ static enum st_hook_result st_last_closed(struct st_event *ev, void *data)
     return ST_HOOK_PASS;
 }
 
+/* ---- RFC 6121 §4.3.2: a probe to a user who is offline, answered with the last logout ---- */
+
+static void st_last_probe_loaded(void *ctx, const struct st_store_result *res, const char *err)
+{
+    struct st_stanza *probe = ctx; /* from the subscriber, to the user's bare JID; owned */
+    if (err != NULL)
+        st_warn("last: lookup for a probe to %s failed: %s", probe->to->bare, err);
+    /* looked up again: the host may have gone with a reload meanwhile */
+    struct st_host *host = st_server_host(probe->to->domain);
+    /* logged in meanwhile: the new session's broadcast told the subscriber already, and a late
+       unavailable must not contradict it */
+    if (host == NULL || st_last_online(host, probe->to->local))
+        goto done;
+    struct st_jid *bare = st_jid_bare_new(probe->to);
+    struct st_stanza *p = st_roster_presence_new("unavailable", bare->bare, probe->from->full);
+    st_jid_free(&bare);
+    if (p == NULL)
+        goto done;
+    if (err == NULL && st_store_result_rows(res) == 1) {
+        const char *status = st_store_result_value(res, 0, 1);
+        if (status != NULL && status[0] != '\0')
+            st_xml_add_text(p->arena, st_xml_new(p->arena, p->root, "status", NULL), status,
+                            strlen(status));
+        /* XEP-0203: when it went offline, stamped by this server */
+        time_t at = (time_t)strtoll(st_store_result_value(res, 0, 0), NULL, 10);
+        struct tm tm;
+        char stamp[32];
+        if (gmtime_r(&at, &tm) != NULL && strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ",
+                                                   &tm) > 0) {
+            struct st_xml *delay = st_xml_new(p->arena, p->root, "delay", ST_NS_DELAY);
+            st_xml_set_attr(p->arena, delay, "from", st_host_name(host));
+            st_xml_set_attr(p->arena, delay, "stamp", stamp);
+        }
+    }
+    st_route_stanza(p);
+    st_stanza_unref(&p);
+done:
+    st_stanza_unref(&probe);
+}
+
+static enum st_hook_result st_last_probe_offline(struct st_event *ev, void *data)
+{
+    (void)data;
+    struct st_stanza *probe = ev->stanza;
+    if (probe == NULL || probe->to == NULL || probe->to->local == NULL || probe->from == NULL)
+        return ST_HOOK_PASS;
+    const char *params[] = {st_host_name(ev->host), probe->to->local};
+    st_store_query(st_server->store,
+                   "SELECT logout_at, status FROM last_activity WHERE host = $1 AND username = $2",
+                   2, params, st_last_probe_loaded, st_stanza_ref(probe));
+    return ST_HOOK_HANDLED;
+}
+
 static int st_last_load(struct st_module *m, const void *config)
 {
     (void)config;
     st_module_account_feature(m, ST_NS_LAST);
     st_module_iq(m, "get", "bare", ST_NS_LAST, "query", st_last_query, m);
     st_module_hook(m, "session-closed", st_last_closed, ST_PRIO_DEFAULT, m);
+    st_module_hook(m, ST_ROSTER_PROBE_OFFLINE, st_last_probe_offline, ST_PRIO_DEFAULT, m);
     return 0;
 }
 

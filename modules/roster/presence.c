@@ -241,6 +241,19 @@ static void st_in_job_free(struct st_in_job *j)
     free(j);
 }
 
+/* A probe from a subscriber to a user with no available resource: RFC 6121 §4.3.2 says the
+   server SHOULD answer with an unavailable presence from the bare JID. Whoever keeps the last
+   one (the last module) answers with it and its <delay/>; without it, a bare one goes out. */
+static void st_probe_offline(struct st_host *h, struct st_stanza *probe)
+{
+    struct st_event ev = {.host = h, .stanza = probe};
+    if (st_host_fire(h, ST_ROSTER_PROBE_OFFLINE, &ev) == ST_HOOK_HANDLED)
+        return;
+    struct st_jid *bare = st_jid_bare_new(probe->to);
+    st_route_simple("unavailable", bare->bare, probe->from->full);
+    st_jid_free(&bare);
+}
+
 static void st_in_loaded(void *ctx, struct st_roster_item *item, size_t count, const char *err)
 {
     (void)count;
@@ -248,24 +261,32 @@ static void st_in_loaded(void *ctx, struct st_roster_item *item, size_t count, c
     struct st_host *h = st_module_host(j->m);
     if (err != NULL) {
         st_warn("roster: presence check for %s failed: %s", j->user, err);
-    } else if (j->st->type == NULL) {
-        /* a contact's presence reaches the user only with a 'to' subscription */
+    } else if (j->st->type == NULL || st_is(j->st, "unavailable")) {
+        /* a contact's presence reaches the user only with a 'to' subscription; here also an
+           unavailable presence from the contact's bare JID, the answer to a probe when the
+           contact is offline (RFC 6121 §4.3.2), which no session has "seen" */
         if (item->state.sub & ST_SUB_TO) {
             for (struct st_session *s = st_sm_user_sessions(h, j->user); s != NULL;
                  s = s->next_of_user) {
                 if (!s->available)
                     continue;
-                st_track(st_roster_sess_get(s)->seen, j->st->from->full, true);
+                if (j->st->type == NULL)
+                    st_track(st_roster_sess_get(s)->seen, j->st->from->full, true);
                 st_presence_send_copy(s, j->st, NULL);
             }
         }
     } else if (item->state.sub & ST_SUB_FROM) {
         /* a probe: answered from the current presence of every available session */
+        bool any = false;
         for (struct st_session *s = st_sm_user_sessions(h, j->user); s != NULL;
              s = s->next_of_user) {
-            if (s->available && s->presence != NULL)
+            if (s->available && s->presence != NULL) {
                 st_presence_route_copy(s->presence, s->jid->full, j->st->from->full);
+                any = true;
+            }
         }
+        if (!any)
+            st_probe_offline(h, j->st);
     }
     st_in_job_free(j);
 }
@@ -316,6 +337,12 @@ static enum st_hook_result st_presence_inbound(struct st_event *ev, void *data)
         return ST_HOOK_PASS;
     }
     if (st->type == NULL) {
+        st_in_start(m, ev);
+        return ST_HOOK_HANDLED;
+    }
+    if (st_is(st, "unavailable") && st->from->resource == NULL) {
+        /* from a bare JID: a probe's answer for an offline contact (RFC 6121 §4.3.2), for
+           subscribers only */
         st_in_start(m, ev);
         return ST_HOOK_HANDLED;
     }

@@ -11,6 +11,12 @@
 
 #define ST_NS_ROSTER "jabber:iq:roster"
 
+/* Event fired (stanza: the probe, from the subscriber, to the user's bare JID) when a probe from
+   a subscriber finds the user without an available resource. HANDLED means the handler answers
+   it (with the last unavailable presence, RFC 6121 §4.3.2); otherwise the roster module sends an
+   unavailable presence from the bare JID without more. */
+#define ST_ROSTER_PROBE_OFFLINE "roster/probe-offline"
+
 struct st_hash;
 struct st_store_result;
 

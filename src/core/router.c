@@ -53,19 +53,26 @@ static bool st_iq_is_request(const struct st_stanza *st)
     return st_is_type(st, "get") || st_is_type(st, "set");
 }
 
-/* Delivers to the available sessions of a user with the highest non-negative priority. */
-static size_t st_deliver_message_bare(struct st_host *h, const char *user, struct st_stanza *st)
+/* Delivers to the available sessions of a user with the highest non-negative priority, or to
+   every available one with a non-negative priority when all (RFC 6121 §8.5.2.1.1: a headline
+   goes to all of them; chat and normal to the "most available", which are those of the highest
+   priority here). A negative priority never gets a message sent to the bare JID. */
+static size_t st_deliver_message_bare(struct st_host *h, const char *user, struct st_stanza *st,
+                                      bool all)
 {
-    int best = -1;
-    for (struct st_session *s = st_sm_user_sessions(h, user); s != NULL; s = s->next_of_user) {
-        if (s->available && s->priority >= 0 && s->priority > best)
-            best = s->priority;
+    int best = all ? 0 : -1;
+    if (!all) {
+        for (struct st_session *s = st_sm_user_sessions(h, user); s != NULL;
+             s = s->next_of_user) {
+            if (s->available && s->priority >= 0 && s->priority > best)
+                best = s->priority;
+        }
     }
     size_t n = 0;
     if (best < 0)
         return 0;
     for (struct st_session *s = st_sm_user_sessions(h, user); s != NULL; s = s->next_of_user) {
-        if (s->available && s->priority == best) {
+        if (s->available && (all ? s->priority >= 0 : s->priority == best)) {
             st_session_send(s, st);
             n++;
         }
@@ -154,12 +161,18 @@ static void st_route_bare(struct st_route_job *job)
             st_finish(job, ST_DISP_HANDLED);
             return;
         }
-        if (st_deliver_message_bare(h, st->to->local, st) > 0) {
-            st_finish(job, ST_DISP_DELIVERED);
+        /* RFC 6121 §8.5.2.1.1 and §8.5.2.2.1: a groupchat message is never delivered to an
+           account, an error is silently ignored, whether or not resources are available */
+        if (st_is_type(st, "groupchat")) {
+            st_finish(job, st_bounce(st, ST_ERR_SERVICE_UNAVAILABLE, NULL));
             return;
         }
         if (st_is_type(st, "error")) {
             st_finish(job, ST_DISP_DROPPED);
+            return;
+        }
+        if (st_deliver_message_bare(h, st->to->local, st, st_is_type(st, "headline")) > 0) {
+            st_finish(job, ST_DISP_DELIVERED);
             return;
         }
         st_route_offline(job);
@@ -199,11 +212,14 @@ static void st_route_full(struct st_route_job *job)
                                             : ST_DISP_DROPPED);
         return;
     case ST_STANZA_MESSAGE:
-        if (st->type == NULL || st_is_type(st, "chat") || st_is_type(st, "normal")) {
+        /* RFC 6121 §8.5.3.2.1: only a chat message falls back to the bare JID; normal (also
+           without a type, RFC 6121 §5.2.2) and groupchat are bounced, headline and error are
+           silently ignored */
+        if (st_is_type(st, "chat")) {
             st_route_bare(job);
             return;
         }
-        if (st_is_type(st, "groupchat")) {
+        if (st->type == NULL || st_is_type(st, "normal") || st_is_type(st, "groupchat")) {
             st_finish(job, st_bounce(st, ST_ERR_SERVICE_UNAVAILABLE, NULL));
             return;
         }
