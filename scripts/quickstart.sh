@@ -38,7 +38,8 @@ hosts:
     certificate: $dir/localhost.crt
     key: $dir/localhost.key
     modules: { disco: {}, ping: {}, version: {}, time: {}, uptime: {}, roster: {}, offline: {},
-               vcard: {}, private: {}, blocking: {}, filter: {} }
+               vcard: {}, private: {}, blocking: {}, filter: {}, last: {}, caps: {}, pep: {},
+               register: {} }
 YML
 "$bin/starlingd" --check-config -c "$dir/starling.yml"
 "$bin/starlingd" -c "$dir/starling.yml" &
