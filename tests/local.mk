@@ -36,3 +36,9 @@ EXTRA_DIST += tests/integration/test_vcard_pep.py
 EXTRA_DIST += tests/integration/test_delivery.py
 EXTRA_DIST += tests/integration/test_payloads.py
 EXTRA_DIST += tests/integration/test_probe_last.py
+if ENABLE_FUZZ
+noinst_PROGRAMS += tests/fuzz/fuzz_payloads
+tests_fuzz_fuzz_payloads_SOURCES = tests/fuzz/fuzz_payloads.c
+tests_fuzz_fuzz_payloads_LDFLAGS = $(FUZZ_LDFLAGS)
+tests_fuzz_fuzz_payloads_LDADD = libstarling.la $(ST_DEP_LIBS)
+endif
