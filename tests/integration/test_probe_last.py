@@ -158,8 +158,12 @@ class ProbeLast(harness.TestCase):
         t0 = time.time()
         self.drop(cb)
         t1 = time.time()
-        self.assertEqual(SRV.db_rows("SELECT status FROM last_activity WHERE username = '%s'"
-                                     % b), [('',)])
+        # the session is gone; its row is written by the storage thread soon after
+        query = "SELECT status FROM last_activity WHERE username = '%s'" % b
+        deadline = time.monotonic() + 5
+        while SRV.db_rows(query) == [] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(SRV.db_rows(query), [('',)])
         ca = self.login(a, presence=False)
         ca.presence()
         el = ca.recv_match(lambda e: e.tag == q(NS_CLIENT, 'presence'), skip=False)
