@@ -42,3 +42,4 @@ tests_fuzz_fuzz_payloads_SOURCES = tests/fuzz/fuzz_payloads.c
 tests_fuzz_fuzz_payloads_LDFLAGS = $(FUZZ_LDFLAGS)
 tests_fuzz_fuzz_payloads_LDADD = libstarling.la $(ST_DEP_LIBS)
 endif
+EXTRA_DIST += tests/integration/test_transport.py

@@ -855,6 +855,8 @@ static void st_c2s_starttls(struct st_session *s)
     }
     st_c2s_write_str(s, "<proceed xmlns='" ST_NS_TLS "'/>");
     s->state = ST_C2S_WAIT_TLS;
+    /* nothing before the handshake counts (RFC 6120 §5.4.3.3): stop reading until it begins */
+    st_io_enable_read(s->io, false);
     st_xml_stream_stop(s->xs);
 }
 

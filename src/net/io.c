@@ -23,24 +23,27 @@ struct st_io {
     SSL *ssl;
     struct st_io_cbs cbs;
     void *ctx;
-    struct event *rev;  /* EV_READ | EV_PERSIST, with the idle timeout */
-    struct event *wev;  /* EV_WRITE | EV_PERSIST, only while the kernel refuses bytes */
-    struct event *fev;  /* no fd: activated to flush at the end of the loop pass */
+    struct event *rev; /* EV_READ | EV_PERSIST, with the idle timeout */
+    struct event *wev; /* EV_WRITE | EV_PERSIST, only while the kernel refuses bytes */
+    struct event *fev; /* no fd: activated to flush at the end of the loop pass */
     struct evbuffer *in, *out;
     struct evbuffer_cb_entry *drain_cb;
     size_t high_water;
-    int idle;                /* seconds, 0: none */
-    size_t retry_len;        /* an SSL_write that must be repeated with this length */
-    int busy;                /* callbacks of this io running */
+    int idle;         /* seconds, 0: none */
+    size_t retry_len; /* an SSL_write that must be repeated with this length */
+    int busy;         /* callbacks of this io running */
     bool handshaking;
-    bool reading;            /* the user wants input */
-    bool read_armed;         /* rev is added */
-    bool paused_full;        /* the input reached high_water */
-    bool write_armed;        /* wev is added */
-    bool write_wants_read;   /* SSL_write needs the peer's bytes first */
-    bool flush_pending;      /* fev is active */
-    bool failed;             /* EOF or error reported: no more I/O */
-    bool dead;               /* freed while a callback ran */
+    bool reading;          /* the user wants input */
+    bool read_armed;       /* rev is added */
+    bool paused_full;      /* the input reached high_water */
+    bool write_armed;      /* wev is added */
+    bool write_wants_read; /* SSL_write needs the peer's bytes first */
+    bool flush_pending;    /* fev is active */
+    bool wrote_early;      /* st_io_write wrote: the drained callback is owed */
+    bool write_failed;     /* st_io_write failed: reported from the flush event */
+    bool eof_pending;      /* the peer ended while reading was off: told once it is on */
+    bool failed;           /* EOF or error reported: no more I/O */
+    bool dead;             /* freed while a callback ran */
 };
 
 static void st_io_destroy(struct st_io *io)
@@ -130,12 +133,17 @@ static void st_io_schedule_flush(struct st_io *io)
     }
 }
 
-/* Writes what is queued until done or the kernel refuses; false when the io was freed. */
-static bool st_io_flush(struct st_io *io)
+enum st_io_push {
+    ST_IO_PUSH_OK,      /* no more than keep bytes are left */
+    ST_IO_PUSH_BLOCKED, /* the kernel (or TLS, waiting for the peer) refuses more for now */
+    ST_IO_PUSH_FAILED,  /* a write error: logged, the caller reports it */
+};
+
+/* Writes queued bytes until at most keep are left, without calling back. */
+static enum st_io_push st_io_push(struct st_io *io, size_t keep, bool *wrote)
 {
     struct evbuffer *out = io->out;
-    bool wrote = false;
-    while (evbuffer_get_length(out) > 0) {
+    while (evbuffer_get_length(out) > keep) {
         if (io->ssl != NULL) {
             size_t n = io->retry_len;
             if (n == 0) {
@@ -149,35 +157,48 @@ static bool st_io_flush(struct st_io *io)
             if (r > 0) {
                 evbuffer_drain(out, (size_t)r);
                 io->retry_len = 0;
-                wrote = true;
+                *wrote = true;
                 continue;
             }
             int e = SSL_get_error(io->ssl, r);
             io->retry_len = n;
             if (e == SSL_ERROR_WANT_WRITE) {
                 st_io_arm_write(io);
-                return true;
+                return ST_IO_PUSH_BLOCKED;
             }
             if (e == SSL_ERROR_WANT_READ) {
                 io->write_wants_read = true;
                 st_io_disarm_write(io);
-                return true;
+                return ST_IO_PUSH_BLOCKED;
             }
             st_io_log_tls_errors(io);
-            return st_io_report(io, ST_IO_ERROR);
+            return ST_IO_PUSH_FAILED;
         }
-        int r = evbuffer_write(out, io->fd);
+        int r = evbuffer_write_atmost(out, io->fd, (ev_ssize_t)(evbuffer_get_length(out) - keep));
         if (r > 0) {
-            wrote = true;
+            *wrote = true;
             continue;
         }
         if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
             st_io_arm_write(io);
-            return true;
+            return ST_IO_PUSH_BLOCKED;
         }
         st_debug("io fd %d: write: %s", io->fd, r < 0 ? strerror(errno) : "nothing written");
-        return st_io_report(io, ST_IO_ERROR);
+        return ST_IO_PUSH_FAILED;
     }
+    return ST_IO_PUSH_OK;
+}
+
+/* Writes what is queued until done or the kernel refuses; false when the io was freed. */
+static bool st_io_flush(struct st_io *io)
+{
+    bool wrote = io->wrote_early;
+    io->wrote_early = false;
+    enum st_io_push r = st_io_push(io, 0, &wrote);
+    if (r == ST_IO_PUSH_BLOCKED)
+        return true;
+    if (r == ST_IO_PUSH_FAILED)
+        return st_io_report(io, ST_IO_ERROR);
     st_io_disarm_write(io);
     if (!wrote || io->cbs.drained_cb == NULL)
         return true;
@@ -206,6 +227,13 @@ static void st_io_do_read(struct st_io *io)
     bool got = false;
     bool ended = false;
     enum st_io_event end = ST_IO_EOF;
+    if (io->eof_pending) {
+        if (io->reading && !io->failed) {
+            io->eof_pending = false;
+            st_io_report(io, ST_IO_EOF);
+        }
+        return;
+    }
     while (io->reading && !io->failed) {
         if (io->high_water > 0 && evbuffer_get_length(io->in) >= io->high_water) {
             io->paused_full = true;
@@ -260,8 +288,17 @@ static void st_io_do_read(struct st_io *io)
         if (!st_io_leave(io))
             return;
     }
-    if (ended)
-        st_io_report(io, end);
+    if (!ended)
+        return;
+    /* The peer half-closed after its last words, and the reader stopped reading to answer them
+       (an XML stream's end): the answer can still leave, the end of input waits until reading
+       is on again. */
+    if (end == ST_IO_EOF && !io->reading) {
+        io->eof_pending = true;
+        st_io_disarm_read(io);
+        return;
+    }
+    st_io_report(io, end);
 }
 
 static void st_io_handshake(struct st_io *io)
@@ -336,13 +373,18 @@ static void st_io_flush_ev(evutil_socket_t fd, short what, void *arg)
     (void)what;
     struct st_io *io = arg;
     io->flush_pending = false;
+    if (io->write_failed && !io->failed) {
+        st_io_report(io, ST_IO_ERROR);
+        return;
+    }
     if (io->failed || io->handshaking || io->write_armed || io->write_wants_read)
         return;
     st_io_flush(io);
 }
 
 /* The reader drained the input below the limit: read again, TLS may hold bytes already. */
-static void st_io_drained_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+static void st_io_drained_input(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+                                void *arg)
 {
     struct st_io *io = arg;
     if (info->n_deleted == 0 || !io->paused_full || evbuffer_get_length(buf) >= io->high_water)
@@ -414,6 +456,14 @@ void st_io_write(struct st_io *io, const void *data, size_t len)
         return;
     evbuffer_add(io->out, data, len);
     st_io_schedule_flush(io);
+    /* A burst (one read fanned out to this peer, a roster, a history) leaves by whole records
+       as it is queued, not at the end of the pass: the queue then measures what the peer did
+       not read, not what this pass produced. The tail still waits for the pass's end. */
+    if (evbuffer_get_length(io->out) < ST_IO_RECORD || io->handshaking || io->write_armed ||
+        io->write_wants_read || io->write_failed)
+        return;
+    if (st_io_push(io, ST_IO_RECORD - 1, &io->wrote_early) == ST_IO_PUSH_FAILED)
+        io->write_failed = true;
 }
 
 size_t st_io_output_length(const struct st_io *io)

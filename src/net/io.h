@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: ISC */
-/* A stream connection on one event: plain TCP or server-side TLS, output flushed once per loop pass. */
+/* A stream connection on one event: plain TCP or server-side TLS, output batched per loop pass. */
 #ifndef ST_NET_IO_H
 #define ST_NET_IO_H
 
@@ -38,8 +38,10 @@ void st_io_free(struct st_io **iop);
 /* Bytes read and not yet consumed: drain what you use. */
 struct evbuffer *st_io_input(struct st_io *io);
 
-/* Queues bytes; all the output queued during one pass of the loop leaves in one write (one TLS
-   record per 16 KiB) after the pass's other callbacks have run. */
+/* Queues bytes; the output queued during one pass of the loop leaves after the pass's other
+   callbacks have run, in one write (one TLS record per 16 KiB), except that whole 16 KiB records
+   are written at once while the kernel takes them (so a burst does not pile up). Never calls
+   back: a write error is reported from the loop. */
 void st_io_write(struct st_io *io, const void *data, size_t len);
 
 /* Queued bytes not yet written. */

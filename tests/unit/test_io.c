@@ -24,9 +24,10 @@ struct seen {
     char data[65536];
     size_t len;
     int reads, drained, connected, eofs, errors, timeouts;
-    bool free_on_read; /* free the io from inside the read callback */
-    bool hold;         /* leave the input where it is */
-    size_t consume;    /* drain at most this much per read callback (0: all) */
+    bool free_on_read;  /* free the io from inside the read callback */
+    bool hold;          /* leave the input where it is */
+    size_t consume;     /* drain at most this much per read callback (0: all) */
+    const char *answer; /* on a read: stop reading and queue this (a stream close) */
 };
 
 static void on_read(void *ctx)
@@ -43,6 +44,10 @@ static void on_read(void *ctx)
         n = sizeof(s->data) - s->len;
     evbuffer_remove(in, s->data + s->len, n);
     s->len += n;
+    if (s->answer != NULL) {
+        st_io_enable_read(s->io, false);
+        st_io_write(s->io, s->answer, strlen(s->answer));
+    }
     if (s->free_on_read)
         st_io_free(&s->io);
 }
@@ -72,6 +77,9 @@ static void on_event(void *ctx, enum st_io_event ev)
 }
 
 static const struct st_io_cbs cbs = {on_read, on_drained, on_event};
+
+/* io.c's read size */
+#define ST_TEST_CHUNK 16384
 
 static void pair(int sv[2])
 {
@@ -407,7 +415,8 @@ START_TEST(test_tls_garbage)
     ck_assert_int_eq(s.connected, 0);
     ck_assert_int_eq(s.errors, 1);
     ck_assert_uint_eq(s.len, 0);
-    ERR_clear_error();
+    /* nothing left in the thread's error queue for the next connection's SSL_get_error */
+    ck_assert_uint_eq(ERR_peek_error(), 0);
     tls_close(&p, &s, base);
 }
 END_TEST
@@ -429,6 +438,208 @@ START_TEST(test_tls_dirty_close)
 }
 END_TEST
 
+/* The peer ends its stream and half-closes in one flight; the reader answers with its own end and
+   stops reading: the answer must still leave (RFC 6120 §4.4), the EOF waits for reading. */
+START_TEST(test_plain_half_close_answer)
+{
+    int sv[2];
+    struct seen s = {.answer = "</end>"};
+    struct event_base *base = plain_open(&s, sv);
+    static char big[ST_TEST_CHUNK];
+    memset(big, 'b', sizeof big); /* a full read: the loop looks again and sees the FIN */
+    ck_assert_int_eq(write(sv[1], big, sizeof big), (ssize_t)sizeof big);
+    ck_assert_int_eq(shutdown(sv[1], SHUT_WR), 0);
+    spin(base, 30);
+    ck_assert_uint_eq(s.len, sizeof big);
+    ck_assert_int_eq(s.eofs, 0);
+    ck_assert_int_eq(s.errors, 0);
+    char buf[16];
+    ck_assert_uint_eq(read_all(sv[1], buf, sizeof buf), 6);
+    ck_assert_int_eq(memcmp(buf, "</end>", 6), 0);
+    /* reading on again: the EOF that waited is reported */
+    st_io_enable_read(s.io, true);
+    spin(base, 20);
+    ck_assert_int_eq(s.eofs, 1);
+    plain_close(&s, sv, base);
+}
+END_TEST
+
+/* Same over TLS: the last record and the close_notify arrive together (read-ahead holds both). */
+START_TEST(test_tls_close_notify_answer)
+{
+    struct tls_pair p;
+    struct seen s = {0};
+    struct event_base *base = tls_open(&p, &s);
+    tls_connect(&p, base);
+    spin(base, 10);
+    ck_assert_int_eq(s.connected, 1);
+    s.answer = "</stream:stream>";
+    ck_assert_int_eq(SSL_write(p.cli, "</stream:stream>", 16), 16);
+    ck_assert_int_eq(SSL_shutdown(p.cli), 0); /* close_notify sent, the peer's not yet seen */
+    shutdown(p.sv[1], SHUT_WR);
+    spin(base, 30);
+    ck_assert_uint_eq(s.len, 16);
+    ck_assert_int_eq(s.errors, 0);
+    ck_assert_int_eq(s.eofs, 0);
+    char buf[64];
+    ck_assert_uint_eq(tls_client_read(&p, base, buf, 16), 16);
+    ck_assert_int_eq(memcmp(buf, "</stream:stream>", 16), 0);
+    tls_close(&p, &s, base);
+}
+END_TEST
+
+/* One pass that queues a burst (one read fanned out to this peer): whole records leave while
+   the kernel takes them, so the queue does not measure the burst (a reading peer was cut by
+   c2s's output_high_water); the callbacks still wait for the loop. */
+START_TEST(test_burst_leaves_as_queued)
+{
+    int sv[2];
+    struct seen s = {0};
+    struct event_base *base = plain_open(&s, sv);
+    static char big[100000];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (char)('a' + i % 26);
+    for (size_t i = 0; i < sizeof big; i += 1000)
+        st_io_write(s.io, big + i, 1000);
+    ck_assert_uint_lt(st_io_output_length(s.io), ST_TEST_CHUNK);
+    ck_assert_int_eq(s.drained, 0);
+    static char sink[sizeof big];
+    size_t got = read_all(sv[1], sink, sizeof sink);
+    spin(base, 20);
+    got += read_all(sv[1], sink + got, sizeof sink - got);
+    ck_assert_uint_eq(got, sizeof big);
+    ck_assert_int_eq(memcmp(sink, big, sizeof big), 0);
+    ck_assert_int_eq(s.drained, 1);
+    ck_assert_uint_eq(st_io_output_length(s.io), 0);
+
+    /* the peer is gone: the error of a write inside st_io_write comes from the loop */
+    close(sv[1]);
+    sv[1] = -1;
+    st_io_write(s.io, big, sizeof big);
+    ck_assert_int_eq(s.errors, 0);
+    spin(base, 20);
+    ck_assert_int_eq(s.errors + s.eofs, 1);
+    plain_close(&s, sv, base);
+}
+END_TEST
+
+/* The same over TLS: records leave during the pass, everything arrives in order. */
+START_TEST(test_tls_burst_leaves_as_queued)
+{
+    struct tls_pair p;
+    struct seen s = {0};
+    struct event_base *base = tls_open(&p, &s);
+    tls_connect(&p, base);
+    spin(base, 10);
+    static char big[100000];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (char)('A' + i % 26);
+    for (size_t i = 0; i < sizeof big; i += 1000)
+        st_io_write(s.io, big + i, 1000);
+    ck_assert_uint_lt(st_io_output_length(s.io), 16384);
+    static char sink[sizeof big];
+    ck_assert_uint_eq(tls_client_read(&p, base, sink, sizeof sink), sizeof sink);
+    ck_assert_int_eq(memcmp(sink, big, sizeof big), 0);
+    ck_assert_int_eq(s.errors, 0);
+    tls_close(&p, &s, base);
+}
+END_TEST
+
+/* TLS 1.3 KeyUpdate from the client, asking for the server's too, while a failed connection
+   on the same thread left its errors behind: data keeps flowing both ways under the new keys. */
+START_TEST(test_tls_key_update_next_to_a_failure)
+{
+    struct tls_pair p, bad;
+    struct seen s = {0}, sb = {0};
+    struct event_base *base = tls_open(&p, &s);
+    tls_pair_new(&bad);
+    sb.base = base;
+    sb.io = st_io_new(base, bad.sv[0], bad.srv, &cbs, &sb);
+    ck_assert_int_eq(write(bad.sv[1], "GET / HTTP/1.0\r\n\r\n", 18), 18);
+    tls_connect(&p, base);
+    spin(base, 10);
+    ck_assert_int_eq(sb.errors, 1);
+    ck_assert_int_eq(SSL_version(p.cli), TLS1_3_VERSION);
+    ck_assert_int_eq(SSL_key_update(p.cli, SSL_KEY_UPDATE_REQUESTED), 1);
+    ck_assert_int_eq(SSL_write(p.cli, "one", 3), 3);
+    spin(base, 20);
+    ck_assert_uint_eq(s.len, 3);
+    st_io_write(s.io, "two", 3);
+    spin(base, 20);
+    char buf[8];
+    ck_assert_uint_eq(tls_client_read(&p, base, buf, 3), 3);
+    ck_assert_int_eq(memcmp(buf, "two", 3), 0);
+    ck_assert_int_eq(SSL_write(p.cli, "three", 5), 5);
+    spin(base, 20);
+    ck_assert_uint_eq(s.len, 8);
+    ck_assert_int_eq(memcmp(s.data, "onethree", 8), 0);
+    ck_assert_int_eq(s.errors + s.eofs, 0);
+    st_io_free(&sb.io);
+    tls_pair_free(&bad);
+    tls_close(&p, &s, base);
+}
+END_TEST
+
+/* A connection ends inside its read callback and a new one gets the same descriptor number in
+   the same loop pass (as c2s does on teardown then accept, or on STARTTLS): the new io must get
+   its own events, none of the old one's. */
+struct reuse {
+    struct seen old, fresh;
+    int sv[2];  /* the first pair */
+    int nsv[2]; /* the second */
+};
+
+static void reuse_on_read(void *ctx)
+{
+    struct reuse *r = ctx;
+    r->old.reads++;
+    st_io_free(&r->old.io);
+    close(r->sv[0]);
+    close(r->sv[1]);
+    pair(r->nsv);
+    ck_assert_int_eq(r->nsv[0], r->sv[0]); /* the lowest free number: the same */
+    r->sv[0] = r->sv[1] = -1;
+    r->fresh.io = st_io_new(r->old.base, r->nsv[0], NULL, &cbs, &r->fresh);
+    r->fresh.base = r->old.base;
+}
+
+static void reuse_on_event(void *ctx, enum st_io_event ev)
+{
+    (void)ctx;
+    (void)ev;
+    ck_abort_msg("the old io reported an event");
+}
+
+START_TEST(test_fd_reused_in_the_same_pass)
+{
+    static struct reuse r;
+    memset(&r, 0, sizeof r);
+    struct event_base *base = event_base_new();
+    r.old.base = base;
+    pair(r.sv);
+    static const struct st_io_cbs rcbs = {reuse_on_read, NULL, reuse_on_event};
+    r.old.io = st_io_new(base, r.sv[0], NULL, &rcbs, &r);
+    ck_assert_int_eq(write(r.sv[1], "x", 1), 1);
+    spin(base, 20);
+    ck_assert_int_eq(r.old.reads, 1);
+    ck_assert_ptr_nonnull(r.fresh.io);
+    ck_assert_int_eq(write(r.nsv[1], "fresh", 5), 5);
+    spin(base, 20);
+    ck_assert_uint_eq(r.fresh.len, 5);
+    ck_assert_int_eq(memcmp(r.fresh.data, "fresh", 5), 0);
+    st_io_write(r.fresh.io, "back", 4);
+    spin(base, 20);
+    char buf[8];
+    ck_assert_uint_eq(read_all(r.nsv[1], buf, sizeof buf), 4);
+    close(r.nsv[1]);
+    spin(base, 20);
+    ck_assert_int_eq(r.fresh.eofs, 1);
+    st_io_free(&r.fresh.io);
+    close(r.nsv[0]);
+    event_base_free(base);
+}
+END_TEST
+
 static Suite *io_suite(void)
 {
     Suite *su = suite_create("io");
@@ -438,6 +649,9 @@ static Suite *io_suite(void)
     tcase_add_test(tc, test_read_limit_and_disable);
     tcase_add_test(tc, test_idle_timeout);
     tcase_add_test(tc, test_free_inside_callback);
+    tcase_add_test(tc, test_plain_half_close_answer);
+    tcase_add_test(tc, test_burst_leaves_as_queued);
+    tcase_add_test(tc, test_fd_reused_in_the_same_pass);
     tcase_set_timeout(tc, 20);
     suite_add_tcase(su, tc);
     tc = tcase_create("tls");
@@ -445,6 +659,9 @@ static Suite *io_suite(void)
     tcase_add_test(tc, test_tls_roundtrip);
     tcase_add_test(tc, test_tls_garbage);
     tcase_add_test(tc, test_tls_dirty_close);
+    tcase_add_test(tc, test_tls_close_notify_answer);
+    tcase_add_test(tc, test_tls_burst_leaves_as_queued);
+    tcase_add_test(tc, test_tls_key_update_next_to_a_failure);
     tcase_set_timeout(tc, 20);
     suite_add_tcase(su, tc);
     return su;
