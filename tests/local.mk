@@ -42,4 +42,6 @@ tests_fuzz_fuzz_payloads_SOURCES = tests/fuzz/fuzz_payloads.c
 tests_fuzz_fuzz_payloads_LDFLAGS = $(FUZZ_LDFLAGS)
 tests_fuzz_fuzz_payloads_LDADD = libstarling.la $(ST_DEP_LIBS)
 endif
+EXTRA_DIST += tests/integration/test_roster_race.py
+EXTRA_DIST += tests/integration/test_roster_flood.py
 EXTRA_DIST += tests/integration/test_transport.py

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /* RFC 6121 §3-4: subscription stanzas through the Appendix A state machine, presence broadcast,
    probes, directed presence, and unavailable presence when a session ends. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,20 +75,44 @@ static void st_send_unavailable_to(struct st_host *h, const char *user, const ch
     }
 }
 
-/* ---- subscription stanzas ---- */
+/* ---- subscription stanzas ----
+
+   Each one loads the row, applies Appendix A and stores the result, asynchronously. Two of them
+   processed at once would both start from the same row and the last store would win (a roster
+   remove sends unsubscribe and unsubscribed back to back), so a user's subscription stanzas are
+   taken one at a time in arrival order: while one runs, the others wait in the user's lane until
+   its store is done. The lane is per user rather than per contact so that the count of waiting
+   requests checked against max_pending_in is exact as well. */
+
+#define ST_SUB_LANE_MAX 1000     /* stanzas waiting behind one user's */
+#define ST_SUB_WAITING_MAX 20000 /* waiting in all lanes */
 
 struct st_sub_job {
-    struct st_module *m;
-    struct st_session *held;  /* the sending session (outbound) or NULL */
-    struct st_stanza *st;     /* the subscription stanza */
-    char *user;               /* the local account whose row changes */
-    char *user_bare;
-    char *contact;            /* the other side's bare JID */
+    struct st_sub_job *next; /* in its lane, while waiting */
+    char *host;              /* by name: the module instance may be unloaded meanwhile */
+    long long max_items;
+    long long max_pending_in;
+    struct st_session *held; /* the sending session (outbound) or NULL */
+    struct st_stanza *st;    /* the subscription stanza */
+    char *user;              /* the local account whose row changes */
+    char *user_bare;         /* also the key of its lane */
+    char *contact;           /* the other side's bare JID */
     enum st_sub_type type;
     bool outbound;
+    size_t listed_count; /* the user's other listed items, when loaded with the count */
     struct st_roster_item item;
     struct st_sub_effect eff;
 };
+
+/* The stanzas of one user waiting behind the one being processed. */
+struct st_sub_lane {
+    struct st_sub_job *head; /* oldest first */
+    struct st_sub_job **tail;
+    size_t waiting;
+};
+
+static struct st_hash *st_sub_lanes; /* user's bare JID -> lane, while one of its stanzas runs */
+static size_t st_sub_waiting;        /* in all lanes */
 
 static void st_sub_job_free(struct st_sub_job *j)
 {
@@ -96,11 +121,49 @@ static void st_sub_job_free(struct st_sub_job *j)
         st_session_unref(&j->held);
     }
     st_stanza_unref(&j->st);
+    free(j->host);
     free(j->user);
     free(j->user_bare);
     free(j->contact);
     st_roster_item_clear(&j->item);
     free(j);
+}
+
+/* Frees the jobs waiting in the lane (they were never started). */
+static void st_sub_lane_drop(struct st_sub_lane *lane)
+{
+    if (lane->waiting > 0)
+        st_warn("roster: %zu waiting subscription stanza(s) dropped: host, module or storage gone",
+                lane->waiting);
+    while (lane->head != NULL) {
+        struct st_sub_job *w = lane->head;
+        lane->head = w->next;
+        st_sub_job_free(w);
+    }
+    st_sub_waiting -= lane->waiting;
+    lane->waiting = 0;
+    lane->tail = &lane->head;
+}
+
+/* Answers a subscription stanza with an error: to the sending session (outbound), or from the
+   user's bare JID to the contact (inbound). */
+static void st_sub_error(const struct st_sub_job *j, enum st_stanza_error cond, const char *text)
+{
+    struct st_stanza *e = st_stanza_error_reply(j->st, cond, text);
+    if (e == NULL)
+        return;
+    if (j->held != NULL) {
+        st_stanza_set_to(e, j->held->jid);
+        st_session_send(j->held, e);
+    } else {
+        struct st_jid *from = st_jid_new(j->user_bare, strlen(j->user_bare));
+        if (from != NULL) {
+            st_stanza_set_from(e, from);
+            st_route_stanza(e);
+        }
+        st_jid_free(&from);
+    }
+    st_stanza_unref(&e);
 }
 
 /* Delivers a subscription stanza to the user's available resources, from the contact's bare JID. */
@@ -117,7 +180,9 @@ static void st_sub_deliver(struct st_host *h, const char *user, const struct st_
 
 static void st_sub_effects(struct st_sub_job *j)
 {
-    struct st_host *h = st_module_host(j->m);
+    struct st_host *h = st_server_host(j->host);
+    if (h == NULL)
+        return;
     if (j->eff.lost_from)
         st_send_unavailable_to(h, j->user, j->contact);
     if (j->outbound) {
@@ -133,23 +198,101 @@ static void st_sub_effects(struct st_sub_job *j)
         st_route_simple("probe", j->user_bare, j->contact);
 }
 
-static void st_sub_stored(void *ctx, const char *ver, const char *err)
+static st_roster_item_cb st_sub_loaded;
+
+static void st_sub_run(struct st_sub_job *j)
 {
-    struct st_sub_job *j = ctx;
-    if (err != NULL) {
-        st_warn("roster: subscription state of %s for %s not stored: %s", j->user_bare,
-                j->contact, err);
+    /* subscribe and subscribed may add the contact to the roster: its size is checked */
+    bool count =
+        j->outbound && (j->type == ST_SUBTYPE_SUBSCRIBE || j->type == ST_SUBTYPE_SUBSCRIBED);
+    st_roster_load_item(j->host, j->user, j->contact, count, st_sub_loaded, j);
+}
+
+/* Ends j and starts the next stanza of its user's lane, if any. */
+static void st_sub_done(struct st_sub_job *j)
+{
+    struct st_sub_lane *lane = st_hash_get(st_sub_lanes, j->user_bare);
+    ST_ASSERT(lane != NULL);
+    struct st_sub_job *next = lane->head;
+    /* at shutdown or after the host went with a reload, nothing is started any more */
+    if (next != NULL && st_server->store != NULL && st_server_host(next->host) != NULL) {
+        lane->head = next->next;
+        if (lane->head == NULL)
+            lane->tail = &lane->head;
+        lane->waiting--;
+        st_sub_waiting--;
+        next->next = NULL;
+        st_sub_run(next);
     } else {
-        st_roster_push(st_module_host(j->m), j->user, &j->item, false, ver);
-        st_sub_effects(j);
+        st_sub_lane_drop(lane);
+        st_hash_remove(st_sub_lanes, j->user_bare);
+        free(lane);
+        if (st_hash_count(st_sub_lanes) == 0)
+            st_hash_free(&st_sub_lanes);
     }
     st_sub_job_free(j);
 }
 
+static void st_sub_stored(void *ctx, const char *ver, const char *err)
+{
+    struct st_sub_job *j = ctx;
+    struct st_host *h = err == NULL ? st_server_host(j->host) : NULL;
+    if (err != NULL) {
+        st_warn("roster: subscription state of %s for %s not stored: %s", j->user_bare, j->contact,
+                err);
+    } else if (h != NULL) {
+        st_roster_push(h, j->user, &j->item, false, ver);
+        st_sub_effects(j);
+    }
+    st_sub_done(j);
+}
+
+static void st_sub_store(struct st_sub_job *j)
+{
+    if (!j->eff.changed) {
+        st_sub_effects(j);
+        st_sub_done(j);
+        return;
+    }
+    st_roster_store_item(j->host, j->user, &j->item, false, st_sub_stored, j);
+}
+
+/* The number of requests already waiting for the user decides whether one more is kept. */
+static void st_sub_counted(void *ctx, const struct st_store_result *res, const char *err)
+{
+    struct st_sub_job *j = ctx;
+    if (err != NULL || st_store_result_rows(res) != 1) {
+        st_warn("roster: waiting requests of %s not counted: %s", j->user_bare,
+                err != NULL ? err : "no row");
+        st_sub_done(j);
+        return;
+    }
+    long long limit = j->max_pending_in; /* the option: at least 1 */
+    if (atoll(st_store_result_value(res, 0, 0)) >= limit) {
+        /* a flood of requests would grow storage without bound: the sender may retry later */
+        st_debug("roster: request from %s to %s refused: %lld requests wait already", j->contact,
+                 j->user_bare, limit);
+        st_sub_error(j, ST_ERR_RESOURCE_CONSTRAINT, NULL);
+        st_sub_done(j);
+        return;
+    }
+    st_sub_store(j);
+}
+
 static void st_sub_apply(struct st_sub_job *j)
 {
+    const struct st_roster_state before = j->item.state;
     j->eff = j->outbound ? st_sub_outbound(&j->item.state, j->type)
                          : st_sub_inbound(&j->item.state, j->type);
+    const struct st_roster_state *now = &j->item.state;
+    if (j->outbound && now->listed && !before.listed && j->listed_count >= (size_t)j->max_items) {
+        /* the contact would join a full roster: the same answer as a roster set gets */
+        char text[96];
+        snprintf(text, sizeof(text), "the roster is full (at most %lld items)", j->max_items);
+        st_sub_error(j, ST_ERR_NOT_ALLOWED, text);
+        st_sub_done(j);
+        return;
+    }
     if (!j->outbound && j->type == ST_SUBTYPE_SUBSCRIBE && j->eff.forward) {
         /* kept with the request so that it is shown again at the next login */
         struct st_xml *status = st_xml_child(j->st->root, "status", ST_NS_CLIENT);
@@ -161,12 +304,16 @@ static void st_sub_apply(struct st_sub_job *j)
                 j->item.pending_status = st_strndup(t, len);
         }
     }
-    if (!j->eff.changed) {
-        st_sub_effects(j);
-        st_sub_job_free(j);
+    if (!j->outbound && now->pending_in && !before.pending_in && !now->listed) {
+        /* a new unlisted row that only holds the request: their number is bounded */
+        const char *params[] = {j->host, j->user};
+        st_store_query(st_server->store,
+                       "SELECT COUNT(*) FROM roster_items WHERE host = $1 AND username = $2"
+                       " AND pending_in = 1 AND listed = 0",
+                       2, params, st_sub_counted, j);
         return;
     }
-    st_roster_store_item(st_module_host_name(j->m), j->user, &j->item, false, st_sub_stored, j);
+    st_sub_store(j);
 }
 
 static void st_sub_account_checked(void *ctx, bool exists, const char *err)
@@ -176,7 +323,7 @@ static void st_sub_account_checked(void *ctx, bool exists, const char *err)
         /* no such account: the request is refused (RFC 6121 §3.1.3) */
         if (err == NULL)
             st_route_simple("unsubscribed", j->user_bare, j->contact);
-        st_sub_job_free(j);
+        st_sub_done(j);
         return;
     }
     st_sub_apply(j);
@@ -184,18 +331,17 @@ static void st_sub_account_checked(void *ctx, bool exists, const char *err)
 
 static void st_sub_loaded(void *ctx, struct st_roster_item *item, size_t count, const char *err)
 {
-    (void)count;
     struct st_sub_job *j = ctx;
     if (err != NULL) {
         st_warn("roster: subscription state of %s not loaded: %s", j->user_bare, err);
-        st_sub_job_free(j);
+        st_sub_done(j);
         return;
     }
     j->item = *item;
     memset(item, 0, sizeof(*item));
+    j->listed_count = count;
     if (!j->outbound && !j->item.found && j->type == ST_SUBTYPE_SUBSCRIBE) {
-        st_accounts_exists(st_server->store, st_module_host_name(j->m), j->user,
-                           st_sub_account_checked, j);
+        st_accounts_exists(st_server->store, j->host, j->user, st_sub_account_checked, j);
         return;
     }
     st_sub_apply(j);
@@ -205,8 +351,11 @@ static void st_sub_start(struct st_module *m, struct st_session *held, struct st
                          const char *user, const char *user_bare, const char *contact,
                          enum st_sub_type type, bool outbound)
 {
+    const struct st_roster_conf *conf = st_module_get_data(m);
     struct st_sub_job *j = st_calloc(1, sizeof(*j));
-    j->m = m;
+    j->host = st_strdup(st_module_host_name(m));
+    j->max_items = conf->max_items;
+    j->max_pending_in = conf->max_pending_in;
     if (held != NULL) {
         j->held = held;
         st_session_ref(held);
@@ -218,7 +367,43 @@ static void st_sub_start(struct st_module *m, struct st_session *held, struct st
     j->contact = st_strdup(contact);
     j->type = type;
     j->outbound = outbound;
-    st_roster_load_item(st_module_host_name(m), user, contact, false, st_sub_loaded, j);
+    struct st_sub_lane *lane = st_sub_lanes != NULL ? st_hash_get(st_sub_lanes, user_bare) : NULL;
+    if (lane == NULL) {
+        lane = st_calloc(1, sizeof(*lane));
+        lane->tail = &lane->head;
+        if (st_sub_lanes == NULL)
+            st_sub_lanes = st_hash_new();
+        st_hash_set(st_sub_lanes, user_bare, lane);
+        st_sub_run(j);
+        return;
+    }
+    if (lane->waiting >= ST_SUB_LANE_MAX || st_sub_waiting >= ST_SUB_WAITING_MAX) {
+        st_warn("roster: too many subscription stanzas wait for %s: one of %s refused", user_bare,
+                contact);
+        st_sub_error(j, ST_ERR_RESOURCE_CONSTRAINT, NULL);
+        st_sub_job_free(j);
+        return;
+    }
+    *lane->tail = j;
+    lane->tail = &j->next;
+    lane->waiting++;
+    st_sub_waiting++;
+}
+
+void st_roster_presence_unload(struct st_module *m)
+{
+    if (st_sub_lanes == NULL)
+        return;
+    const char *host = st_module_host_name(m);
+    struct st_hash_iter it;
+    void *value;
+    st_hash_iter_init(st_sub_lanes, &it);
+    while (st_hash_iter_next(&it, NULL, &value)) {
+        struct st_sub_lane *lane = value;
+        /* a lane's stanzas are all for one user, hence one host */
+        if (lane->head != NULL && strcmp(lane->head->host, host) == 0)
+            st_sub_lane_drop(lane);
+    }
 }
 
 /* ---- probes and contacts' presence ---- */
@@ -392,7 +577,7 @@ struct st_bcast {
     struct st_stanza *presence; /* what goes out, 'from' the session's full JID */
     bool initial;
     bool unavailable;
-    struct st_hash *directed;   /* unavailable: targets of directed presence (owned) */
+    struct st_hash *directed; /* unavailable: targets of directed presence (owned) */
     char *user;
     char *full;
 };

@@ -19,6 +19,10 @@
 static const struct st_option st_roster_options[] = {
     {"max_items", ST_OPT_INT, offsetof(struct st_roster_conf, max_items), "1000", 1, 100000, NULL,
      "most contacts in one roster; a roster set past it gets <not-allowed/>"},
+    {"max_pending_in", ST_OPT_INT, offsetof(struct st_roster_conf, max_pending_in), "100", 1,
+     100000, NULL,
+     "most subscription requests waiting for an answer per user; past it a new one gets "
+     "<resource-constraint/>"},
     ST_OPTION_END,
 };
 
@@ -140,7 +144,20 @@ void st_roster_load_item(const char *host, const char *user, const char *jid, bo
 struct st_roster_store {
     st_roster_stored_cb *cb;
     void *ctx;
+    struct st_roster_item_event ev; /* its strings malloc'd */
+    bool drop;
+    char *row[11]; /* the statements' parameters */
 };
+
+static void st_roster_store_free(struct st_roster_store *w)
+{
+    free((char *)w->ev.host);
+    free((char *)w->ev.user);
+    free((char *)w->ev.jid);
+    for (size_t i = 0; i < sizeof(w->row) / sizeof(*w->row); i++)
+        free(w->row[i]);
+    free(w);
+}
 
 static void st_roster_stored(void *ctx, const struct st_store_result *res, const char *err)
 {
@@ -149,27 +166,26 @@ static void st_roster_stored(void *ctx, const struct st_store_result *res, const
     if (err == NULL && st_store_result_rows(res) == 1)
         ver = st_store_result_value(res, 0, 0);
     w->cb(w->ctx, ver != NULL ? ver : "0", err);
-    free(w);
+    /* the host may have gone with a reload meanwhile */
+    struct st_host *h = err == NULL ? st_server_host(w->ev.host) : NULL;
+    if (h != NULL) {
+        struct st_event ev = {.host = h, .extra = &w->ev};
+        st_host_fire(h, ST_ROSTER_EVENT_ITEM_STORED, &ev);
+    }
+    st_roster_store_free(w);
 }
 
-void st_roster_store_item(const char *host, const char *user, const struct st_roster_item *item,
-                          bool remove, st_roster_stored_cb *cb, void *ctx)
+static void st_roster_store_write(void *ctx, const struct st_store_result *res, const char *err)
 {
-    const struct st_roster_state *s = &item->state;
-    bool drop = remove || (!s->listed && !s->pending_in && !s->approved);
-    char sub[4], ask[2], pin[2], appr[2], listed[2];
-    snprintf(sub, sizeof(sub), "%u", s->sub & 3u);
-    snprintf(ask, sizeof(ask), "%d", s->ask);
-    snprintf(pin, sizeof(pin), "%d", s->pending_in);
-    snprintf(appr, sizeof(appr), "%d", s->approved);
-    snprintf(listed, sizeof(listed), "%d", s->listed);
-    const char *key[] = {host, user, item->jid};
-    const char *row[] = {host, user, item->jid, item->name, item->grps, sub, ask, pin,
-                         item->pending_status, appr, listed};
+    struct st_roster_store *w = ctx;
+    if (err == NULL && st_store_result_rows(res) == 1)
+        w->ev.old_sub = (unsigned)atoi(st_store_result_value(res, 0, 0)) & 3u;
+    /* a failed read only makes the event's old_sub 0; the write still goes on */
+    const char *const *row = (const char *const *)w->row;
     struct st_store_stmt stmts[3];
-    if (drop) {
+    if (w->drop) {
         stmts[0] = (struct st_store_stmt){
-            "DELETE FROM roster_items WHERE host = $1 AND username = $2 AND jid = $3", 3, key};
+            "DELETE FROM roster_items WHERE host = $1 AND username = $2 AND jid = $3", 3, row};
     } else {
         stmts[0] = (struct st_store_stmt){
             "INSERT INTO roster_items (" ST_ROSTER_COLS ", host, username) VALUES ($3, $4, $5,"
@@ -184,13 +200,40 @@ void st_roster_store_item(const char *host, const char *user, const struct st_ro
     stmts[1] = (struct st_store_stmt){
         "INSERT INTO roster_version (host, username, version) VALUES ($1, $2, 1)"
         " ON CONFLICT (host, username) DO UPDATE SET version = roster_version.version + 1",
-        2, key};
+        2, row};
     stmts[2] = (struct st_store_stmt){
-        "SELECT version FROM roster_version WHERE host = $1 AND username = $2", 2, key};
+        "SELECT version FROM roster_version WHERE host = $1 AND username = $2", 2, row};
+    st_store_transaction(st_server->store, 3, stmts, st_roster_stored, w);
+}
+
+void st_roster_store_item(const char *host, const char *user, const struct st_roster_item *item,
+                          bool remove, st_roster_stored_cb *cb, void *ctx)
+{
+    const struct st_roster_state *s = &item->state;
     struct st_roster_store *w = st_calloc(1, sizeof(*w));
     w->cb = cb;
     w->ctx = ctx;
-    st_store_transaction(st_server->store, 3, stmts, st_roster_stored, w);
+    w->drop = remove || (!s->listed && !s->pending_in && !s->approved);
+    w->ev.host = st_strdup(host);
+    w->ev.user = st_strdup(user);
+    w->ev.jid = st_strdup(item->jid);
+    w->ev.new_sub = w->drop ? 0 : s->sub & 3u;
+    char buf[16];
+    const char *vals[11] = {host, user, item->jid, item->name, item->grps};
+    snprintf(buf, sizeof(buf), "%u", s->sub & 3u);
+    w->row[5] = st_strdup(buf);
+    w->row[6] = st_strdup(s->ask ? "1" : "0");
+    w->row[7] = st_strdup(s->pending_in ? "1" : "0");
+    vals[8] = item->pending_status;
+    w->row[9] = st_strdup(s->approved ? "1" : "0");
+    w->row[10] = st_strdup(s->listed ? "1" : "0");
+    for (size_t i = 0; i < 11; i++)
+        if (w->row[i] == NULL && vals[i] != NULL)
+            w->row[i] = st_strdup(vals[i]);
+    const char *key[] = {host, user, item->jid};
+    st_store_query(st_server->store,
+                   "SELECT sub FROM roster_items WHERE host = $1 AND username = $2 AND jid = $3", 3,
+                   key, st_roster_store_write, w);
 }
 
 /* ---- XML ---- */
@@ -557,6 +600,11 @@ static int st_roster_load(struct st_module *m, const void *config)
 
 static const char *const st_roster_xeps[] = {"RFC 6121", "XEP-0237", NULL};
 
+static void st_roster_unload(struct st_module *m)
+{
+    st_roster_presence_unload(m);
+}
+
 const struct st_module_desc st_mod_roster = {
     .abi = ST_MODULE_ABI,
     .name = "roster",
@@ -565,4 +613,5 @@ const struct st_module_desc st_mod_roster = {
     .options = st_roster_options,
     .config_size = sizeof(struct st_roster_conf),
     .load = st_roster_load,
+    .unload = st_roster_unload,
 };

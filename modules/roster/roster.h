@@ -22,6 +22,8 @@ struct st_store_result;
 
 struct st_roster_conf {
     long long max_items; /* listed items per user */
+    /* unanswered inbound subscription requests kept per user */
+    long long max_pending_in;
 };
 
 /* One row of roster_items; strings are malloc'd and owned by the item. */
@@ -57,8 +59,23 @@ typedef void st_roster_item_cb(void *ctx, struct st_roster_item *item, size_t li
 void st_roster_load_item(const char *host, const char *user, const char *jid, bool count,
                          st_roster_item_cb *cb, void *ctx);
 
+/* Fired on the host after st_roster_store_item stored an item (ev->extra = a struct
+   st_roster_item_event), whoever asked (roster sets, subscription stanzas, admin commands), once
+   the store's callback has returned. Handlers must return ST_HOOK_PASS. */
+#define ST_ROSTER_EVENT_ITEM_STORED "roster-item-stored"
+
+/* The "roster-item-stored" event's extra; everything borrowed for the call. */
+struct st_roster_item_event {
+    const char *host;
+    const char *user; /* the roster's owner */
+    const char *jid;  /* the contact's bare JID */
+    unsigned old_sub; /* ST_SUB_TO | ST_SUB_FROM bits as stored before (0: no row) */
+    unsigned new_sub; /* as stored now (0: the row was deleted) */
+};
+
 /* Writes the item (deleting the row when remove, or when it holds nothing worth keeping) and bumps
-   the roster version; cb gets the new version as text. */
+   the roster version; cb gets the new version as text.
+   Reads the row's subscription first, for "roster-item-stored". */
 typedef void st_roster_stored_cb(void *ctx, const char *ver, const char *err);
 void st_roster_store_item(const char *host, const char *user, const struct st_roster_item *item,
                           bool remove, st_roster_stored_cb *cb, void *ctx);
@@ -74,5 +91,8 @@ struct st_stanza *st_roster_presence_new(const char *type, const char *from, con
 
 /* Registers the presence and subscription hooks (presence.c). */
 int st_roster_presence_load(struct st_module *m);
+/* Drops the subscription stanzas of the module's host still waiting for their turn (presence.c);
+   the one being processed for a user finishes on its own. For the module's unload. */
+void st_roster_presence_unload(struct st_module *m);
 
 #endif
