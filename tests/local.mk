@@ -33,6 +33,7 @@ EXTRA_DIST += tests/integration/test_caps.py
 EXTRA_DIST += tests/integration/test_ctl_im.py
 EXTRA_DIST += tests/integration/test_pep.py
 EXTRA_DIST += tests/integration/test_vcard_pep.py
+EXTRA_DIST += tests/integration/test_pep_bookmarks.py
 EXTRA_DIST += tests/integration/test_delivery.py
 EXTRA_DIST += tests/integration/test_payloads.py
 EXTRA_DIST += tests/integration/test_probe_last.py

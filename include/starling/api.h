@@ -57,7 +57,9 @@ int st_module_hook(struct st_module *m, const char *event, st_hook_fn *fn, int p
    "full". */
 int st_module_iq(struct st_module *m, const char *type, const char *target, const char *ns,
                  const char *name, st_hook_fn *fn, void *data);
-/* Disco features/identities the host advertises (XEP-0030), and features of account JIDs. */
+/* Disco features/identities the host advertises (XEP-0030), and features of account JIDs. The
+   strings are kept, NOT copied: they must outlive the module instance (use literals or storage
+   the module frees only after unload). Undone at unload. */
 void st_module_feature(struct st_module *m, const char *var);
 void st_module_account_feature(struct st_module *m, const char *var);
 void st_module_identity(struct st_module *m, const char *category, const char *type,

@@ -14,6 +14,7 @@
 #include "modules/caps/caps.h"
 #include "modules/pep/notify.h"
 #include "modules/pep/pep.h"
+#include "modules/roster/roster.h"
 #include "modules/vcard/fragment.h"
 
 #define ST_NS_DISCO_ITEMS "http://jabber.org/protocol/disco#items"
@@ -29,6 +30,7 @@ struct st_pep_bcast {
     struct st_xml *event;
     struct st_jid *from; /* the owner's bare JID */
     bool fire;           /* fire "pep-published" once sent */
+    bool compat_sync;
     const char *item_id; /* in arena */
     const struct st_xml *payload;
 };
@@ -58,8 +60,9 @@ static void st_pep_bcast_user(struct st_pep_bcast *b, const char *user)
 static void st_pep_bcast_finish(struct st_pep_bcast *b)
 {
     if (b->fire) {
-        struct st_pep_item_event ie = {b->ps->host, b->user, b->node, b->item_id, b->payload};
-        struct st_event ev = {.extra = &ie};
+        struct st_pep_item_event ie = {b->ps->host, b->user,    b->node,
+                                       b->item_id,  b->payload, b->compat_sync};
+        struct st_event ev = {.host = b->ps->host, .extra = &ie};
         st_host_fire(b->ps->host, ST_PEP_EVENT_PUBLISHED, &ev);
     }
     free(b->user);
@@ -127,7 +130,7 @@ static struct st_pep_bcast *st_pep_bcast_new(struct st_pep_state *ps, const char
 
 void st_pep_notify_item(struct st_pep_state *ps, const char *user, const char *node,
                         enum st_pep_access access, const char *item_id,
-                        const struct st_xml *payload)
+                        const struct st_xml *payload, bool compat_sync)
 {
     struct st_xml *items;
     struct st_pep_bcast *b = st_pep_bcast_new(ps, user, node, &items);
@@ -136,6 +139,7 @@ void st_pep_notify_item(struct st_pep_state *ps, const char *user, const char *n
     b->payload = st_xml_copy(b->arena, payload, item);
     b->item_id = st_arena_strdup(b->arena, item_id);
     b->fire = true;
+    b->compat_sync = compat_sync;
     if (b->from == NULL) {
         st_pep_bcast_finish(b);
         return;
@@ -144,13 +148,15 @@ void st_pep_notify_item(struct st_pep_state *ps, const char *user, const char *n
 }
 
 void st_pep_notify_retract(struct st_pep_state *ps, const char *user, const char *node,
-                           enum st_pep_access access, const char *item_id, bool notify)
+                           enum st_pep_access access, const char *item_id, bool notify,
+                           bool compat_sync)
 {
     struct st_xml *items;
     struct st_pep_bcast *b = st_pep_bcast_new(ps, user, node, &items);
     st_xml_set_attr(b->arena, st_xml_new(b->arena, items, "retract", NULL), "id", item_id);
     b->item_id = st_arena_strdup(b->arena, item_id);
     b->fire = true;
+    b->compat_sync = compat_sync;
     if (!notify || b->from == NULL) {
         st_pep_bcast_finish(b);
         return;
@@ -163,6 +169,7 @@ void st_pep_notify_node(struct st_pep_state *ps, const char *user, const char *n
 {
     struct st_pep_bcast *b = st_pep_bcast_new(ps, user, node, NULL);
     st_xml_set_attr(b->arena, st_xml_new(b->arena, b->event, what, NULL), "node", node);
+    b->fire = true; /* item_id and payload NULL: the node's items are gone */
     if (b->from == NULL) {
         st_pep_bcast_finish(b);
         return;
@@ -177,36 +184,117 @@ struct st_pep_last {
     struct st_session *s; /* referenced */
 };
 
+/* Sends s the last items of res's rows (owner, node, item id, payload) of the nodes its caps
+   ask for. */
+static void st_pep_send_last_rows(struct st_pep_state *ps, struct st_session *s,
+                                  const struct st_store_result *res)
+{
+    const char *host = st_host_name(ps->host);
+    for (unsigned r = 0; r < st_store_result_rows(res); r++) {
+        const char *owner = st_store_result_value(res, r, 0);
+        const char *node = st_store_result_value(res, r, 1);
+        if (!st_caps_session_wants(s, node))
+            continue;
+        struct st_jid *from = st_jid_make(owner, host, NULL);
+        if (from == NULL)
+            continue;
+        struct st_arena *a = st_arena_new(1024);
+        struct st_xml *event = st_xml_new(a, NULL, "event", ST_NS_PUBSUB_EVENT);
+        struct st_xml *items = st_xml_new(a, event, "items", NULL);
+        st_xml_set_attr(a, items, "node", node);
+        struct st_xml *item = st_xml_new(a, items, "item", NULL);
+        st_xml_set_attr(a, item, "id", st_store_result_value(res, r, 2));
+        const char *xml = st_store_result_value(res, r, 3);
+        if (st_fragment_parse(a, item, xml, strlen(xml), SIZE_MAX) != NULL)
+            st_pep_send_to(s, from, event);
+        st_arena_free(&a);
+        st_jid_free(&from);
+    }
+}
+
 static void st_pep_last_loaded(void *ctx, const struct st_store_result *res, const char *err)
 {
     struct st_pep_last *l = ctx;
-    if (err != NULL) {
+    if (err != NULL)
         st_warn("pep: cannot load last items for %s: %s", st_session_jid(l->s)->full, err);
-    } else if (st_session_is_open(l->s)) {
-        const char *host = st_host_name(l->ps->host);
-        for (unsigned r = 0; r < st_store_result_rows(res); r++) {
-            const char *owner = st_store_result_value(res, r, 0);
-            const char *node = st_store_result_value(res, r, 1);
-            if (!st_caps_session_wants(l->s, node))
-                continue;
-            struct st_jid *from = st_jid_make(owner, host, NULL);
-            if (from == NULL)
-                continue;
-            struct st_arena *a = st_arena_new(1024);
-            struct st_xml *event = st_xml_new(a, NULL, "event", ST_NS_PUBSUB_EVENT);
-            struct st_xml *items = st_xml_new(a, event, "items", NULL);
-            st_xml_set_attr(a, items, "node", node);
-            struct st_xml *item = st_xml_new(a, items, "item", NULL);
-            st_xml_set_attr(a, item, "id", st_store_result_value(res, r, 2));
-            const char *xml = st_store_result_value(res, r, 3);
-            if (st_fragment_parse(a, item, xml, strlen(xml), SIZE_MAX) != NULL)
-                st_pep_send_to(l->s, from, event);
-            st_arena_free(&a);
-            st_jid_free(&from);
-        }
-    }
+    else if (st_session_is_open(l->s))
+        st_pep_send_last_rows(l->ps, l->s, res);
     st_session_unref(&l->s);
     free(l);
+}
+
+/* ---- last published items on a new presence subscription ---- */
+
+struct st_pep_sub_last {
+    struct st_pep_state *ps;
+    char *user; /* the new subscriber */
+    const struct st_store_result *res;
+};
+
+static void st_pep_sub_last_session(struct st_session *s, void *ctx)
+{
+    struct st_pep_sub_last *l = ctx;
+    if (st_session_available(s))
+        st_pep_send_last_rows(l->ps, s, l->res);
+}
+
+static void st_pep_sub_last_loaded(void *ctx, const struct st_store_result *res, const char *err)
+{
+    struct st_pep_sub_last *l = ctx;
+    if (err != NULL) {
+        st_warn("pep: cannot load last items for the new subscriber %s: %s", l->user, err);
+    } else {
+        l->res = res;
+        st_sm_foreach_user(st_host_name(l->ps->host), l->user, st_pep_sub_last_session, l);
+    }
+    free(l->user);
+    free(l);
+}
+
+static void st_pep_any_available(struct st_session *s, void *ctx)
+{
+    if (st_session_available(s))
+        *(bool *)ctx = true;
+}
+
+/* XEP-0163 §6.1 / XEP-0060 send_last_published_item on_sub(_and_presence): a user's roster
+   item for a local account just gained 'to' (the account approved the user's subscription);
+   the user's available sessions get the account's last items of the nodes they want. */
+static enum st_hook_result st_pep_roster_stored(struct st_event *ev, void *data)
+{
+    struct st_module *m = data;
+    struct st_pep_state *ps = st_module_get_data(m);
+    const struct st_roster_item_event *re = ev->extra;
+    if ((re->old_sub & ST_SUB_TO) != 0 || (re->new_sub & ST_SUB_TO) == 0)
+        return ST_HOOK_PASS;
+    const char *host = st_host_name(ps->host);
+    const char *at = strchr(re->jid, '@');
+    if (at == NULL || strcmp(at + 1, host) != 0 || strcmp(re->host, host) != 0)
+        return ST_HOOK_PASS; /* a remote owner's PEP service is not ours */
+    bool any = false;
+    st_sm_foreach_user(host, re->user, st_pep_any_available, &any);
+    if (!any)
+        return ST_HOOK_PASS;
+    struct st_pep_sub_last *l = st_calloc(1, sizeof(*l));
+    l->ps = ps;
+    l->user = st_strdup(re->user);
+    char *owner = st_strndup(re->jid, (size_t)(at - re->jid));
+    char limit[16];
+    snprintf(limit, sizeof(limit), "%d", ST_PEP_MAX_LAST_ITEMS);
+    const char *params[] = {host, owner, limit};
+    /* the subscription was just approved: presence access holds, whitelist is the owner's */
+    st_store_query(
+        st_server->store,
+        "SELECT n.username, n.node, i.item_id, i.payload FROM pep_nodes n JOIN pep_items i "
+        "ON i.host = n.host AND i.username = n.username AND i.node = n.node "
+        "WHERE n.host = $1 AND n.username = $2 AND n.access_model <> 'whitelist' "
+        "AND n.send_last IN ('on_sub', 'on_sub_and_presence') "
+        "AND i.seq = (SELECT MAX(m.seq) FROM pep_items m WHERE m.host = n.host AND "
+        "m.username = n.username AND m.node = n.node) "
+        "ORDER BY n.node LIMIT CAST($3 AS INTEGER)",
+        3, params, st_pep_sub_last_loaded, l);
+    free(owner);
+    return ST_HOOK_PASS;
 }
 
 /* XEP-0163 §4.3.2 (send_last_published_item on_sub_and_presence): the session's caps just told
@@ -323,6 +411,8 @@ int st_pep_notify_load(struct st_module *m)
 {
     if (st_module_hook(m, ST_CAPS_EVENT_KNOWN, st_pep_caps_known, ST_PRIO_DEFAULT, m) != 0 ||
         st_module_hook(m, "disco-info/account", st_pep_disco_info, ST_PRIO_DEFAULT, m) != 0 ||
+        st_module_hook(m, ST_ROSTER_EVENT_ITEM_STORED, st_pep_roster_stored, ST_PRIO_DEFAULT, m) !=
+            0 ||
         /* before the disco module, which knows no account items */
         st_module_hook(m, "iq-get/bare/" ST_NS_DISCO_ITEMS ":query", st_pep_disco_items, 10, m) !=
             0)

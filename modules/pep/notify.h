@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "modules/pep/config.h"
+#include "modules/pep/pep.h"
 
 struct st_pep_conf {
     long long max_items;     /* cap of every node; what 'max' means */
@@ -30,16 +31,32 @@ struct st_pep_state *st_pep_state_of(struct st_host *host);
    then fires "pep-published". payload is copied. */
 void st_pep_notify_item(struct st_pep_state *ps, const char *user, const char *node,
                         enum st_pep_access access, const char *item_id,
-                        const struct st_xml *payload);
+                        const struct st_xml *payload, bool compat_sync);
 /* As st_pep_notify_item for a retracted item: a <retract/> notification only when notify, the
    event (payload NULL) always. */
 void st_pep_notify_retract(struct st_pep_state *ps, const char *user, const char *node,
-                           enum st_pep_access access, const char *item_id, bool notify);
-/* A <delete/> or <purge/> (what) notification of node. */
+                           enum st_pep_access access, const char *item_id, bool notify,
+                           bool compat_sync);
+/* A <delete/> or <purge/> (what) notification of node, then "pep-published" without item. */
 void st_pep_notify_node(struct st_pep_state *ps, const char *user, const char *node,
                         enum st_pep_access access, const char *what);
 
-/* Registers last-item delivery ("caps-known") and the account's disco identity and items. */
+/* For the XEP-0402 compat sync (bookmarks.c): as st_pep_publish_internal, but a node it creates
+   gets the configuration create, and "pep-published" says compat_sync. payload is copied. */
+void st_pep_sync_publish(struct st_pep_state *ps, const char *user, const char *node,
+                         const char *item_id, const struct st_xml *payload,
+                         const struct st_pep_config *create, st_pep_done_cb *cb, void *ctx);
+/* As a client's retract with notify='true' by the owner; "pep-published" says compat_sync. cb
+   gets an error text when there was no such node or item. */
+void st_pep_sync_retract(struct st_pep_state *ps, const char *user, const char *node,
+                         const char *item_id, st_pep_done_cb *cb, void *ctx);
+
+/* Registers the XEP-0402 compat sync between PEP and private XML storage (bookmarks.c), when
+   the private module serves the host too. */
+int st_pep_bookmarks_load(struct st_module *m);
+
+/* Registers last-item delivery ("caps-known", and "roster-item-stored" for a new presence
+   subscription) and the account's disco identity and items. */
 int st_pep_notify_load(struct st_module *m);
 
 #endif

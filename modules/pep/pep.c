@@ -75,8 +75,9 @@ struct st_pep_op {
     unsigned want_set;
     struct st_pep_config cfg; /* the node's configuration once loaded */
     bool exists;
-    bool notify;     /* retract: notify='true' */
-    char *requester; /* items: the asking bare JID */
+    bool notify;      /* retract: notify='true' */
+    bool compat_sync; /* made by the XEP-0402 compat sync (bookmarks.c) */
+    char *requester;  /* items: the asking bare JID */
     bool is_owner;
     long long max_req; /* items: max_items, 0 = all */
     bool disco;        /* items: a disco#items of the node (XEP-0060 §5.5): ids only */
@@ -279,7 +280,8 @@ static void st_pep_published(void *ctx, const struct st_store_result *res, const
         st_xml_set_attr(reply->arena, st_xml_new(reply->arena, pub, "item", NULL), "id",
                         op->item_id);
     }
-    st_pep_notify_item(op->ps, op->user, op->node, op->cfg.access, op->item_id, op->payload);
+    st_pep_notify_item(op->ps, op->user, op->node, op->cfg.access, op->item_id, op->payload,
+                       op->compat_sync);
     st_pep_op_finish(&op, reply, NULL);
     st_stanza_unref(&reply);
 }
@@ -348,7 +350,8 @@ static void st_pep_removed(void *ctx, const struct st_store_result *res, const c
     }
     struct st_stanza *reply = op->has_iq ? st_stanza_iq_result(op->req.stanza) : NULL;
     if (op->kind == ST_PEP_OP_RETRACT)
-        st_pep_notify_retract(op->ps, op->user, op->node, op->cfg.access, op->item_id, op->notify);
+        st_pep_notify_retract(op->ps, op->user, op->node, op->cfg.access, op->item_id, op->notify,
+                              op->compat_sync);
     else
         st_pep_notify_node(op->ps, op->user, op->node, op->cfg.access,
                            op->kind == ST_PEP_OP_DELETE ? "delete" : "purge");
@@ -878,6 +881,80 @@ void st_pep_publish_internal(struct st_host *host, const char *user, const char 
     st_pep_load_node(op);
 }
 
+void st_pep_sync_publish(struct st_pep_state *ps, const char *user, const char *node,
+                         const char *item_id, const struct st_xml *payload,
+                         const struct st_pep_config *create, st_pep_done_cb *cb, void *ctx)
+{
+    struct st_pep_op *op = st_pep_op_new(ps, ST_PEP_OP_PUBLISH, user, node);
+    op->done = cb;
+    op->done_ctx = ctx;
+    op->is_owner = true;
+    op->compat_sync = true;
+    op->payload_xml = st_xml_to_string(payload, NULL);
+    op->payload = st_xml_copy(op->arena, payload, NULL);
+    op->want = *create;
+    op->item_id = st_strdup(item_id);
+    st_pep_load_node(op);
+}
+
+void st_pep_sync_retract(struct st_pep_state *ps, const char *user, const char *node,
+                         const char *item_id, st_pep_done_cb *cb, void *ctx)
+{
+    struct st_pep_op *op = st_pep_op_new(ps, ST_PEP_OP_RETRACT, user, node);
+    op->done = cb;
+    op->done_ctx = ctx;
+    op->is_owner = true;
+    op->compat_sync = true;
+    op->notify = true;
+    op->item_id = st_strdup(item_id);
+    st_pep_load_node(op);
+}
+
+struct st_pep_access_req {
+    st_pep_access_cb *cb;
+    void *ctx;
+};
+
+static void st_pep_access_loaded(void *ctx, const struct st_store_result *res, const char *err)
+{
+    struct st_pep_access_req *r = ctx;
+    const char *access = "";
+    if (err == NULL && res != NULL && st_store_result_rows(res) > 0) {
+        const char *v = st_store_result_value(res, 0, 0);
+        enum st_pep_access a;
+        /* an unknown stored value reads as the most closed model */
+        access = v != NULL && st_pep_access_parse(v, &a) ? v : "whitelist";
+    }
+    r->cb(r->ctx, access, err);
+    free(r);
+}
+
+static void st_pep_access_nonode(void *ctx, const struct st_store_result *res, const char *err)
+{
+    struct st_pep_access_req *r = ctx;
+    (void)res;
+    (void)err;
+    r->cb(r->ctx, "", NULL);
+    free(r);
+}
+
+void st_pep_node_access(struct st_host *host, const char *user, const char *node,
+                        st_pep_access_cb *cb, void *ctx)
+{
+    struct st_pep_access_req *r = st_malloc(sizeof(*r));
+    *r = (struct st_pep_access_req){cb, ctx};
+    if (st_pep_state_of(host) == NULL) {
+        /* not served: no node, told on the loop like an answer */
+        st_store_fail(st_server->store, "pep not loaded", st_pep_access_nonode, r);
+        return;
+    }
+    const char *params[] = {st_host_name(host), user, node};
+    st_store_query(st_server->store,
+                   "SELECT access_model FROM pep_nodes WHERE host = $1 AND username = $2 AND "
+                   "node = $3",
+                   3, params, st_pep_access_loaded, r);
+}
+
 struct st_pep_get {
     st_pep_item_cb *cb;
     void *ctx;
@@ -950,7 +1027,9 @@ static int st_pep_load(struct st_module *m, const void *config)
     st_module_hook(m, "iq-get/bare/" ST_NS_DISCO_ITEMS ":query", st_pep_disco_node, 10, m);
     for (size_t i = 0; i < sizeof(st_pep_features) / sizeof(*st_pep_features); i++)
         st_module_account_feature(m, st_pep_features[i]);
-    return st_pep_notify_load(m);
+    if (st_pep_notify_load(m) != 0)
+        return -1;
+    return st_pep_bookmarks_load(m);
 }
 
 static void st_pep_unload(struct st_module *m)
@@ -969,7 +1048,8 @@ static void st_pep_unload(struct st_module *m)
 }
 
 static const char *const st_pep_deps[] = {"caps", NULL};
-static const char *const st_pep_soft_deps[] = {"roster", "disco", NULL};
+/* private: loaded first, so that the XEP-0402 compat sync sees it */
+static const char *const st_pep_soft_deps[] = {"roster", "disco", "private", NULL};
 static const char *const st_pep_xeps[] = {"XEP-0060", "XEP-0163", "XEP-0223", NULL};
 
 const struct st_module_desc st_mod_pep = {

@@ -6,8 +6,9 @@
 #include <starling/api.h>
 
 /* Fired on the host (ev->extra = a struct st_pep_item_event) after an item was stored and its
-   notifications sent, for client and internal publishes, and after a retract (payload NULL).
-   Handlers must return ST_HOOK_PASS. */
+   notifications sent, for client and internal publishes, after a retract (payload NULL), and
+   after a purge or delete of the node (item_id and payload NULL). Handlers must return
+   ST_HOOK_PASS. */
 #define ST_PEP_EVENT_PUBLISHED "pep-published"
 
 /* The "pep-published" event's extra; everything borrowed for the call. */
@@ -15,8 +16,10 @@ struct st_pep_item_event {
     struct st_host *host;
     const char *user;
     const char *node;
-    const char *item_id;
-    const struct st_xml *payload; /* the item's child, NULL on retract */
+    const char *item_id;          /* NULL on purge and delete */
+    const struct st_xml *payload; /* the item's child, NULL on retract, purge and delete */
+    bool compat_sync; /* made by the XEP-0402 compat sync from private storage: not to be
+                         mirrored back there */
 };
 
 /* Completion of st_pep_publish_internal: err NULL on success, else a short reason. Runs on the
@@ -43,5 +46,15 @@ typedef void st_pep_item_cb(void *ctx, const char *item_id, struct st_xml *paylo
    checks (the caller acts for the server). */
 void st_pep_get_item(struct st_host *host, const char *user, const char *node,
                      const char *item_id /* NULL = last */, st_pep_item_cb *cb, void *ctx);
+
+/* Completion of st_pep_node_access: access is the node's access model ("presence", "open" or
+   "whitelist"), "" when there is no such node; err set on a storage failure (access "" then).
+   Runs on the loop, never inside the call. */
+typedef void st_pep_access_cb(void *ctx, const char *access, const char *err);
+
+/* Looks up the access model of node of user on host. Asynchronous: cb never runs inside the
+   call; "" when there is no such node (or the pep module does not serve host). */
+void st_pep_node_access(struct st_host *host, const char *user, const char *node,
+                        st_pep_access_cb *cb, void *ctx);
 
 #endif

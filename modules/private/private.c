@@ -7,14 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "modules/vcard/fragment.h"
 #include "core/server.h"
 #include "core/session.h"
 #include "core/storage.h"
 #include "lib/log.h"
 #include "lib/mem.h"
-
-#define ST_NS_PRIVATE "jabber:iq:private"
+#include "modules/private/private.h"
+#include "modules/vcard/fragment.h"
 /* Most elements one set may store at once (one statement each, in one transaction). */
 #define ST_PRIVATE_MAX_ELEMENTS 16
 
@@ -33,12 +32,14 @@ static const struct st_option st_private_options[] = {
 /* A request waiting on storage: the session is held so its next stanzas wait for the answer. */
 struct st_private_op {
     struct st_pending req; /* the iq, its sender held while storage answers */
+    struct st_host *host;
 };
 
 static struct st_private_op *st_private_op_new(const struct st_event *ev)
 {
     struct st_private_op *op = st_calloc(1, sizeof(*op));
     st_pending_init(&op->req, ev);
+    op->host = ev->host;
     return op;
 }
 
@@ -143,6 +144,13 @@ static void st_private_stored(void *ctx, const struct st_store_result *res, cons
         st_private_op_error(&op, ST_ERR_INTERNAL_SERVER_ERROR);
         return;
     }
+    const struct st_stanza *iq = op->req.stanza;
+    for (const struct st_xml *c = st_xml_first_child_elem(st_stanza_payload(iq)); c != NULL;
+         c = st_xml_next_elem(c)) {
+        struct st_private_event pe = {op->host, iq->from->local, c};
+        struct st_event ev = {.host = op->host, .extra = &pe};
+        st_host_fire(op->host, ST_PRIVATE_EVENT_STORED, &ev);
+    }
     struct st_stanza *reply = st_stanza_iq_result(op->req.stanza);
     st_private_op_finish(&op, reply);
     st_stanza_unref(&reply);
@@ -189,7 +197,69 @@ static enum st_hook_result st_private_set(struct st_event *ev, void *data)
     return ST_HOOK_HANDLED;
 }
 
-static int st_private_load(struct st_module *m, const void *config)
+/* ---- the API of private.h ---- */
+
+struct st_private_call {
+    st_private_load_cb *load_cb;
+    st_private_done_cb *done_cb;
+    void *ctx;
+};
+
+static void st_private_api_loaded(void *ctx, const struct st_store_result *res, const char *err)
+{
+    struct st_private_call *c = ctx;
+    struct st_arena *a = st_arena_new(1024);
+    struct st_xml *el = NULL;
+    if (err == NULL && st_store_result_rows(res) > 0) {
+        const char *xml = st_store_result_value(res, 0, 0);
+        el = st_fragment_parse(a, NULL, xml, strlen(xml), SIZE_MAX);
+        if (el == NULL)
+            err = "stored element does not parse";
+    }
+    c->load_cb(c->ctx, el, a, err);
+    st_arena_free(&a);
+    free(c);
+}
+
+void st_private_load(struct st_host *host, const char *user, const char *ns, const char *name,
+                     st_private_load_cb *cb, void *ctx)
+{
+    struct st_private_call *c = st_calloc(1, sizeof(*c));
+    c->load_cb = cb;
+    c->ctx = ctx;
+    const char *params[] = {st_host_name(host), user, ns, name};
+    st_store_query(st_server->store,
+                   "SELECT data FROM private_storage WHERE host = $1 AND username = $2 AND "
+                   "namespace = $3 AND name = $4",
+                   4, params, st_private_api_loaded, c);
+}
+
+static void st_private_api_stored(void *ctx, const struct st_store_result *res, const char *err)
+{
+    struct st_private_call *c = ctx;
+    (void)res;
+    if (c->done_cb != NULL)
+        c->done_cb(c->ctx, err);
+    free(c);
+}
+
+void st_private_store(struct st_host *host, const char *user, const struct st_xml *element,
+                      st_private_done_cb *cb, void *ctx)
+{
+    struct st_private_call *c = st_calloc(1, sizeof(*c));
+    c->done_cb = cb;
+    c->ctx = ctx;
+    char *xml = st_xml_to_string(element, NULL);
+    const char *params[] = {st_host_name(host), user, element->ns, element->name, xml};
+    st_store_query(st_server->store,
+                   "INSERT INTO private_storage (host, username, namespace, name, data) "
+                   "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (host, username, namespace, name) "
+                   "DO UPDATE SET data = excluded.data",
+                   5, params, st_private_api_stored, c);
+    st_free(&xml);
+}
+
+static int st_private_mod_load(struct st_module *m, const void *config)
 {
     st_module_set_data(m, (void *)config);
     st_module_iq(m, "get", "bare", ST_NS_PRIVATE, "query", st_private_get, m);
@@ -206,5 +276,5 @@ const struct st_module_desc st_mod_private = {
     .xeps = st_private_xeps,
     .options = st_private_options,
     .config_size = sizeof(struct st_private_conf),
-    .load = st_private_load,
+    .load = st_private_mod_load,
 };

@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: ISC */
-/* XEP-0084 avatar payloads built from a vCard photo, and a vCard photo built from them. */
+/* XEP-0084 avatar payloads built from a vCard photo, a vCard photo built from them, and the
+   access check of the PEP to vCard copy. */
 #include "avatar.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/server.h"
 #include "lib/base64.h"
+#include "lib/log.h"
 #include "lib/mem.h"
 #include "lib/strbuf.h"
 
@@ -123,4 +126,49 @@ struct st_xml *st_vcard_with_photo(struct st_arena *arena, const struct st_xml *
     if (!done)
         st_avatar_new_photo(arena, root, type, b64);
     return root;
+}
+
+/* ---- the PEP avatar data, when it may be copied ---- */
+
+struct st_avatar_get {
+    char *host; /* by name: a reload may replace the host meanwhile */
+    char *user;
+    char *id;
+    st_pep_item_cb *cb;
+    void *ctx;
+};
+
+static void st_avatar_access_known(void *ctx, const char *access, const char *err)
+{
+    struct st_avatar_get *g = ctx;
+    struct st_host *h = st_server_host(g->host);
+    if (err == NULL && h == NULL)
+        err = "host gone";
+    if (err == NULL && strcmp(access, "open") == 0) {
+        st_pep_get_item(h, g->user, ST_NS_AVATAR_DATA, g->id, g->cb, g->ctx);
+    } else {
+        if (err == NULL && access[0] != '\0')
+            st_info("vcard: the avatar data node of %s@%s has access model %s, not open: not "
+                    "copied to the vCard",
+                    g->user, g->host, access);
+        struct st_arena *a = st_arena_new(256);
+        g->cb(g->ctx, NULL, NULL, a, err);
+        st_arena_free(&a);
+    }
+    free(g->host);
+    free(g->user);
+    free(g->id);
+    free(g);
+}
+
+void st_avatar_get_open_data(struct st_host *host, const char *user, const char *id,
+                             st_pep_item_cb *cb, void *ctx)
+{
+    struct st_avatar_get *g = st_calloc(1, sizeof(*g));
+    g->host = st_strdup(st_host_name(host));
+    g->user = st_strdup(user);
+    g->id = st_strdup(id);
+    g->cb = cb;
+    g->ctx = ctx;
+    st_pep_node_access(host, user, ST_NS_AVATAR_DATA, st_avatar_access_known, g);
 }

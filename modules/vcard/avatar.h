@@ -6,6 +6,7 @@
 #include <starling/arena.h>
 #include <starling/xml.h>
 
+#include "modules/pep/pep.h"
 #include "vcard_field.h"
 
 #define ST_NS_AVATAR_DATA "urn:xmpp:avatar:data"
@@ -33,5 +34,12 @@ char *st_avatar_data_check(struct st_arena *arena, const struct st_xml *payload,
    NULL), in the old PHOTO's place or appended. */
 struct st_xml *st_vcard_with_photo(struct st_arena *arena, const struct st_xml *vcard,
                                    const char *type, const char *b64);
+
+/* Reads item id of the 'urn:xmpp:avatar:data' node of user on host for the PEP to vCard
+   conversion: as st_pep_get_item, but only when that node's access model is open (XEP-0398
+   §9: a copy made on publication SHOULD happen only then, the vCard being public); otherwise
+   cb gets no item (payload NULL, err NULL). cb never runs inside the call. */
+void st_avatar_get_open_data(struct st_host *host, const char *user, const char *id,
+                             st_pep_item_cb *cb, void *ctx);
 
 #endif

@@ -490,7 +490,8 @@ static enum st_hook_result st_vcard_pep_published(struct st_event *ev, void *dat
     c->id = st_arena_strdup(c->arena, id);
     const char *type = st_xml_attr(info, "type");
     c->type = type != NULL && type[0] != '\0' ? st_arena_strdup(c->arena, type) : NULL;
-    st_pep_get_item(ev->host, pe->user, ST_NS_AVATAR_DATA, c->id, st_vcard_data_loaded, c);
+    /* only a public avatar becomes part of the (public) vCard: XEP-0398, Security Considerations */
+    st_avatar_get_open_data(ev->host, pe->user, c->id, st_vcard_data_loaded, c);
     return ST_HOOK_PASS;
 }
 

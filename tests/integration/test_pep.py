@@ -334,6 +334,47 @@ class Pep(harness.TestCase):
         self.expect_event(o2, owner, 'urn:itest:tune')
         self.expect_no_event(o2)
 
+    def test_last_items_on_new_subscription(self):
+        owner, fan = new_user('own'), new_user('fan')
+        o = self.login(owner)
+        self.publish(o, 'urn:itest:tune', "<tune xmlns='urn:itest'>one</tune>", 't1')
+        self.publish(o, 'urn:itest:tune', "<tune xmlns='urn:itest'>two</tune>", 't2')
+        self.publish(o, 'urn:itest:quiet', "<q xmlns='urn:itest'/>", 'q1',
+                     options=[('send_last_published_item', 'never')])
+        self.publish(o, 'urn:itest:secret', "<s xmlns='urn:itest'/>", 's1',
+                     options=[('access_model', 'whitelist')])
+        self.publish(o, 'urn:itest:sub', "<s xmlns='urn:itest'/>", 'u1',
+                     options=[('send_last_published_item', 'on_sub'), ('access_model', 'open')])
+        nodes = ['urn:itest:tune', 'urn:itest:quiet', 'urn:itest:secret', 'urn:itest:sub']
+        f1 = self.caps_login(fan, nodes)
+        f2 = self.caps_login(fan, ['urn:itest:other'])
+        # not subscribed yet: nothing at login
+        self.expect_no_event(f1)
+        f1.send("<presence to='%s@localhost' type='subscribe'/>" % owner)
+        o.recv_match(lambda e: e.tag == q(NS_CLIENT, 'presence')
+                     and e.get('type') == 'subscribe')
+        o.send("<presence to='%s@localhost' type='subscribed'/>" % fan)
+        got = {}
+        for _ in range(2):
+            ev = self.expect_event(f1, owner, None)
+            got[ev[0].get('node')] = to_string(ev)
+        self.assertEqual(got, {
+            'urn:itest:tune': to_string(rawxmpp.ET.fromstring(
+                "<event xmlns='%s'><items node='urn:itest:tune'><item id='t2'>"
+                "<tune xmlns='urn:itest'>two</tune></item></items></event>" % NS_EVENT)),
+            'urn:itest:sub': to_string(rawxmpp.ET.fromstring(
+                "<event xmlns='%s'><items node='urn:itest:sub'><item id='u1'>"
+                "<s xmlns='urn:itest'/></item></items></event>" % NS_EVENT))})
+        self.expect_no_event(f1)
+        self.expect_no_event(f2)
+        # a roster change that keeps the subscription sends nothing again
+        r = f1.iq('set', "<query xmlns='jabber:iq:roster'><item jid='%s@localhost' "
+                  "name='Owner'/></query>" % owner)
+        self.assertResult(r)
+        self.expect_no_event(f1)
+        self.assertEqual(SRV.db_rows("SELECT sub FROM roster_items WHERE username = '%s'" % fan),
+                         [('1',)])
+
     def test_disco_account(self):
         owner, friend, stranger = new_user('disco'), new_user('fr'), new_user('str')
         befriend(owner, friend)
@@ -351,6 +392,8 @@ class Pep(harness.TestCase):
                                                                                'identity')))
         self.assertEqual(ids, [('account', 'registered'), ('pubsub', 'pep')])
         feats = {fe.get('var') for fe in qe.findall(q(NS_DISCO, 'feature'))}
+        # no private storage module here: no XEP-0402 compat
+        self.assertNotIn(NODE_BOOKMARKS + '#compat', feats)
         for f in ('publish', 'publish-options', 'auto-create', 'access-presence', 'access-open',
                   'access-whitelist', 'config-node', 'persistent-items', 'delete-items',
                   'last-published', 'item-ids', 'retrieve-items', 'purge-nodes',

@@ -12,7 +12,7 @@ from harness import PASSWORD
 from rawxmpp import NS_CLIENT, q, to_string
 
 SRV = None
-USERS = ('alice', 'bob', 'carol', 'dave', 'erin', 'frank')
+USERS = ('alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'gina')
 NS_PUBSUB = 'http://jabber.org/protocol/pubsub'
 NS_DISCO = 'http://jabber.org/protocol/disco#info'
 NS_DATA = 'urn:xmpp:avatar:data'
@@ -26,8 +26,11 @@ PNG_SHA1 = '29c6657e54e1eb48325c9d3b52ee358c31c7591d'
 # another image: the 8-byte PNG signature alone
 SIG_B64 = 'iVBORw0KGgo='
 SIG_SHA1 = '4caece539b039b16e16206ea2478f8c5ffb2ca05'
-
-
+# publish-options making a node's access model open (XEP-0398 §9: only then is the PEP avatar
+# copied to the public vCard)
+OPEN = ("<publish-options><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' "
+        "type='hidden'><value>http://jabber.org/protocol/pubsub#publish-options</value></field>"
+        "<field var='pubsub#access_model'><value>open</value></field></x></publish-options>")
 def setUpModule():
     global SRV
     SRV = harness.module_server(
@@ -89,9 +92,10 @@ class VCardPep(harness.TestCase):
             time.sleep(0.1)
         self.assertEqual(self.vcard_row(user), want)
 
-    def publish(self, c, node, item_id, payload):
+    def publish(self, c, node, item_id, payload, options=''):
         return self.exchange(c, 'set', "<pubsub xmlns='%s'><publish node='%s'><item id='%s'>%s"
-                             "</item></publish></pubsub>" % (NS_PUBSUB, node, item_id, payload))
+                             "</item></publish>%s</pubsub>"
+                             % (NS_PUBSUB, node, item_id, payload, options))
 
     def test_feature_advertised(self):
         a = self.login('alice')
@@ -134,7 +138,8 @@ class VCardPep(harness.TestCase):
         self.assertRegex(self.wait_any(b, 'bob', NS_META),
                          r"^<item id='[^']+'><metadata xmlns='%s'/></item>$" % NS_META)
         self.assertEqual(self.publish(b, NS_DATA, PNG_SHA1,
-                                      "<data xmlns='%s'>%s</data>" % (NS_DATA, PNG_B64))[:30],
+                                      "<data xmlns='%s'>%s</data>" % (NS_DATA, PNG_B64),
+                                      OPEN)[:30],
                          "<iq type='result' id='ID' to='")
         self.publish(b, NS_META, PNG_SHA1,
                      "<metadata xmlns='%s'><info bytes='45' id='%s' type='image/png' width='3' "
@@ -195,11 +200,51 @@ class VCardPep(harness.TestCase):
 
     def test_pep_avatar_without_vcard(self):
         e = self.login('erin')
-        self.publish(e, NS_DATA, SIG_SHA1, "<data xmlns='%s'>%s</data>" % (NS_DATA, SIG_B64))
+        self.publish(e, NS_DATA, SIG_SHA1, "<data xmlns='%s'>%s</data>" % (NS_DATA, SIG_B64),
+                     OPEN)
         self.publish(e, NS_META, SIG_SHA1, "<metadata xmlns='%s'><info bytes='8' id='%s' "
                      "type='image/png'/></metadata>" % (NS_META, SIG_SHA1))
         self.wait_vcard_row('erin', [("<vCard xmlns='vcard-temp'><PHOTO><TYPE>image/png</TYPE>"
                                       "<BINVAL>%s</BINVAL></PHOTO></vCard>" % SIG_B64,)])
+
+    def test_avatar_not_open_stays_out_of_vcard(self):
+        g = self.login('gina')
+        vcard = "<vCard xmlns='vcard-temp'><FN>Gina</FN></vCard>"
+        self.exchange(g, 'set', vcard)
+        self.wait_any(g, 'gina', NS_META)
+        # access model presence (the default): contacts only, so not copied to the vCard
+        self.publish(g, NS_DATA, SIG_SHA1, "<data xmlns='%s'>%s</data>" % (NS_DATA, SIG_B64))
+        mark = SRV.log_size()
+        self.publish(g, NS_META, SIG_SHA1, "<metadata xmlns='%s'><info bytes='8' id='%s' "
+                     "type='image/png'/></metadata>" % (NS_META, SIG_SHA1))
+        SRV.wait_log(r'the avatar data node of gina@localhost has access model presence, not '
+                     r'open: not copied to the vCard', since=mark)
+        time.sleep(0.3)
+        self.assertEqual(self.vcard_row('gina'), [(vcard,)])
+        # whitelist neither
+        r = self.exchange(g, 'set', "<pubsub xmlns='%s#owner'><configure node='%s'><x "
+                          "xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>"
+                          "%s#node_config</value></field><field var='pubsub#access_model'>"
+                          "<value>whitelist</value></field></x></configure></pubsub>"
+                          % (NS_PUBSUB, NS_DATA, NS_PUBSUB))
+        self.assertEqual(r, "<iq type='result' id='ID' to='%s'/>" % g.jid)
+        mark = SRV.log_size()
+        self.publish(g, NS_META, 'again', "<metadata xmlns='%s'><info bytes='8' id='%s' "
+                     "type='image/png'/></metadata>" % (NS_META, SIG_SHA1))
+        SRV.wait_log(r'has access model whitelist, not open', since=mark)
+        self.assertEqual(self.vcard_row('gina'), [(vcard,)])
+        # once the data node is open, the same avatar is copied
+        r = self.exchange(g, 'set', "<pubsub xmlns='%s#owner'><configure node='%s'><x "
+                          "xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>"
+                          "%s#node_config</value></field><field var='pubsub#access_model'>"
+                          "<value>open</value></field></x></configure></pubsub>"
+                          % (NS_PUBSUB, NS_DATA, NS_PUBSUB))
+        self.assertEqual(r, "<iq type='result' id='ID' to='%s'/>" % g.jid)
+        self.publish(g, NS_META, SIG_SHA1, "<metadata xmlns='%s'><info bytes='8' id='%s' "
+                     "type='image/png'/></metadata>" % (NS_META, SIG_SHA1))
+        self.wait_vcard_row('gina', [("<vCard xmlns='vcard-temp'><FN>Gina</FN><PHOTO><TYPE>"
+                                      "image/png</TYPE><BINVAL>%s</BINVAL></PHOTO></vCard>"
+                                      % SIG_B64,)])
 
     def test_conversion_notifies_own_session(self):
         f = self.login('frank', presence=False)
