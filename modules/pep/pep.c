@@ -180,6 +180,37 @@ static long long st_pep_keep(const struct st_pep_state *ps, const struct st_pep_
     return c->max_items;
 }
 
+/* Keeps the newest $4 items of node $3: runs in the transaction that changed the node. */
+#define ST_PEP_TRIM_SQL                                                                            \
+    "DELETE FROM pep_items WHERE host = $1 AND username = $2 AND node = $3 AND seq NOT IN "        \
+    "(SELECT seq FROM pep_items WHERE host = $1 AND username = $2 AND node = $3 "                  \
+    "ORDER BY seq DESC LIMIT CAST($4 AS INTEGER))"
+
+/* The text parameters for a write of op's node and its trimming; pointers into op and itself. */
+struct st_pep_row {
+    char max[24], persist[4], keep[24];
+    const char *node[7]; /* host, user, node, max_items, access_model, persist_items, send_last */
+    const char *trim[4]; /* host, user, node, items kept */
+};
+
+static void st_pep_row_fill(struct st_pep_row *r, const struct st_pep_op *op)
+{
+    const char *host = st_host_name(op->ps->host);
+    snprintf(r->max, sizeof(r->max), "%lld", op->cfg.max_items);
+    snprintf(r->persist, sizeof(r->persist), "%d", op->cfg.persist_items ? 1 : 0);
+    snprintf(r->keep, sizeof(r->keep), "%lld", st_pep_keep(op->ps, &op->cfg));
+    const char *node[] = {host,
+                          op->user,
+                          op->node,
+                          r->max,
+                          st_pep_access_name(op->cfg.access),
+                          r->persist,
+                          st_pep_send_last_name(op->cfg.send_last)};
+    memcpy(r->node, node, sizeof(node));
+    const char *trim[] = {host, op->user, op->node, r->keep};
+    memcpy(r->trim, trim, sizeof(trim));
+}
+
 static void st_pep_new_id(char *buf, size_t n)
 {
     unsigned char raw[8];
@@ -296,21 +327,11 @@ static void st_pep_publish_store(struct st_pep_op *op)
     } else {
         op->cfg = op->want;
     }
-    const char *host = st_host_name(op->ps->host);
-    char max[24], persist[4], keep[24];
-    snprintf(max, sizeof(max), "%lld", op->cfg.max_items);
-    snprintf(persist, sizeof(persist), "%d", op->cfg.persist_items ? 1 : 0);
-    snprintf(keep, sizeof(keep), "%lld", st_pep_keep(op->ps, &op->cfg));
-    const char *p_node[] = {host,
-                            op->user,
-                            op->node,
-                            max,
-                            st_pep_access_name(op->cfg.access),
-                            persist,
-                            st_pep_send_last_name(op->cfg.send_last)};
+    struct st_pep_row row;
+    st_pep_row_fill(&row, op);
+    const char *host = row.node[0];
     const char *p_del[] = {host, op->user, op->node, op->item_id};
     const char *p_ins[] = {host, op->user, op->node, op->item_id, op->payload_xml};
-    const char *p_trim[] = {host, op->user, op->node, keep};
     struct st_store_stmt stmts[4];
     unsigned n = 0;
     if (!op->exists)
@@ -318,7 +339,7 @@ static void st_pep_publish_store(struct st_pep_op *op)
             "INSERT INTO pep_nodes (host, username, node, max_items, access_model, "
             "persist_items, send_last) VALUES ($1, $2, $3, CAST($4 AS INTEGER), $5, "
             "CAST($6 AS INTEGER), $7) ON CONFLICT DO NOTHING",
-            7, p_node};
+            7, row.node};
     stmts[n++] = (struct st_store_stmt){
         "DELETE FROM pep_items WHERE host = $1 AND username = $2 AND node = $3 AND item_id = $4", 4,
         p_del};
@@ -327,11 +348,7 @@ static void st_pep_publish_store(struct st_pep_op *op)
         "$5)",
         5, p_ins};
     /* max_items trimming commits with the insert: a reader never sees more than the limit */
-    stmts[n++] = (struct st_store_stmt){
-        "DELETE FROM pep_items WHERE host = $1 AND username = $2 AND node = $3 AND seq NOT IN "
-        "(SELECT seq FROM pep_items WHERE host = $1 AND username = $2 AND node = $3 "
-        "ORDER BY seq DESC LIMIT CAST($4 AS INTEGER))",
-        4, p_trim};
+    stmts[n++] = (struct st_store_stmt){ST_PEP_TRIM_SQL, 4, row.trim};
     st_store_transaction(st_server->store, n, stmts, st_pep_published, op);
 }
 
@@ -492,28 +509,14 @@ static void st_pep_configure(struct st_pep_op *op)
         NULL);
     unsigned set;
     st_pep_form_parse(x, ST_PEP_FORM_NODE_CONFIG, false, &op->cfg, &set);
-    const char *host = st_host_name(op->ps->host);
-    char max[24], persist[4], keep[24];
-    snprintf(max, sizeof(max), "%lld", op->cfg.max_items);
-    snprintf(persist, sizeof(persist), "%d", op->cfg.persist_items ? 1 : 0);
-    snprintf(keep, sizeof(keep), "%lld", st_pep_keep(op->ps, &op->cfg));
-    const char *p_up[] = {host,
-                          op->user,
-                          op->node,
-                          max,
-                          st_pep_access_name(op->cfg.access),
-                          persist,
-                          st_pep_send_last_name(op->cfg.send_last)};
-    const char *p_trim[] = {host, op->user, op->node, keep};
+    struct st_pep_row row;
+    st_pep_row_fill(&row, op);
     const struct st_store_stmt stmts[] = {
         {"UPDATE pep_nodes SET max_items = CAST($4 AS INTEGER), access_model = $5, "
          "persist_items = CAST($6 AS INTEGER), send_last = $7 WHERE host = $1 AND username = $2 "
          "AND node = $3",
-         7, p_up},
-        {"DELETE FROM pep_items WHERE host = $1 AND username = $2 AND node = $3 AND seq NOT IN "
-         "(SELECT seq FROM pep_items WHERE host = $1 AND username = $2 AND node = $3 "
-         "ORDER BY seq DESC LIMIT CAST($4 AS INTEGER))",
-         4, p_trim},
+         7, row.node},
+        {ST_PEP_TRIM_SQL, 4, row.trim},
     };
     st_store_transaction(st_server->store, 2, stmts, st_pep_configured, op);
 }
