@@ -518,6 +518,23 @@ class Server:
         return c
 
 
+def slixmpp_without_channel_binding(client):
+    """Makes a slixmpp client log in without channel-binding data. slixmpp 1.8 binds channels
+    only with tls-unique, which Starling refuses (it is unsafe with TLS 1.3), and for a non-PLUS
+    SCRAM it then sends the gs2 flag "y", which a server offering -PLUS must reject as a
+    downgrade (RFC 5802 §6). Without the data it sends "n", as a client that cannot bind
+    should."""
+    fm = client['feature_mechanisms']
+    default_creds = fm.sasl_callback
+
+    def creds(required, optional):
+        result = default_creds(required, optional)
+        if 'channel_binding' in result:
+            result['channel_binding'] = None
+        return result
+    fm.sasl_callback = creds
+
+
 def unique(prefix='r'):
     return '%s-%s' % (prefix, uuid.uuid4().hex[:10])
 

@@ -225,16 +225,7 @@ if HAVE_SLIXMPP:
             self.add_event_handler('failed_all_auth', self.on_failed)
             self.add_event_handler('connection_failed', self.on_failed)
             self.add_event_handler('message', lambda m: self.messages.put_nowait(m))
-            # as in test_slixmpp.py: no tls-unique channel binding (refused with TLS 1.3)
-            fm = self['feature_mechanisms']
-            default_creds = fm.sasl_callback
-
-            def creds(required, optional):
-                result = default_creds(required, optional)
-                if 'channel_binding' in result:
-                    result['channel_binding'] = None
-                return result
-            fm.sasl_callback = creds
+            harness.slixmpp_without_channel_binding(self)
 
         async def get_dns_records(self, domain, port=None):
             return [(domain, self.addr[0], self.addr[1])]

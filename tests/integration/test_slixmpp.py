@@ -54,19 +54,7 @@ if HAVE_SLIXMPP:
             self.add_event_handler('failed_all_auth', self.on_failed)
             self.add_event_handler('message', lambda m: self.messages.put_nowait(m))
             self.add_event_handler('connection_failed', self.on_failed)
-            # slixmpp 1.8 binds channels only with tls-unique, which Starling refuses (it is
-            # unsafe with TLS 1.3), and for a non-PLUS SCRAM it then sends the gs2 flag "y",
-            # which a server offering -PLUS must reject as a downgrade (RFC 5802 §6). Without
-            # channel-binding data it sends "n", as a client that cannot bind should.
-            fm = self['feature_mechanisms']
-            default_creds = fm.sasl_callback
-
-            def creds(required, optional):
-                result = default_creds(required, optional)
-                if 'channel_binding' in result:
-                    result['channel_binding'] = None
-                return result
-            fm.sasl_callback = creds
+            harness.slixmpp_without_channel_binding(self)
 
         async def get_dns_records(self, domain, port=None):
             return [(domain, self.addr[0], self.addr[1])]
