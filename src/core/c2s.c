@@ -245,12 +245,20 @@ static void st_c2s_write_str(struct st_session *s, const char *str)
     st_c2s_write(s, str, strlen(str));
 }
 
+/* Every stanza is serialised into this one buffer and copied into the session's output: one
+   allocation for the process instead of a few reallocations per stanza. */
+static struct st_strbuf st_c2s_scratch;
+
+/* A buffer grown past this by an unusually large stanza is released after use. */
+#define ST_C2S_SCRATCH_KEEP ((size_t)64 * 1024)
+
 static void st_c2s_write_xml(struct st_session *s, const struct st_xml *el)
 {
-    struct st_strbuf buf = {0};
-    st_xml_write(&buf, el, ST_NS_CLIENT);
-    st_c2s_write(s, buf.data, buf.len);
-    st_strbuf_free(&buf);
+    st_strbuf_reset(&st_c2s_scratch);
+    st_xml_write(&st_c2s_scratch, el, ST_NS_CLIENT);
+    st_c2s_write(s, st_c2s_scratch.data, st_c2s_scratch.len);
+    if (st_c2s_scratch.cap > ST_C2S_SCRATCH_KEEP)
+        st_strbuf_free(&st_c2s_scratch);
 }
 
 void st_session_send(struct st_session *s, struct st_stanza *st)
@@ -491,6 +499,7 @@ void st_c2s_cleanup(void)
     st_compact_timer = NULL;
     st_throttle_free(&st_fail_ip);
     st_throttle_free(&st_fail_account);
+    st_strbuf_free(&st_c2s_scratch);
 }
 
 /* ---- SASL ---- */
@@ -556,8 +565,7 @@ static void st_c2s_restart_stream(struct st_session *s)
     s->reset_pending = false;
     st_xml_stream_reset(s->xs);
     st_xml_stream_set_limits(s->xs, &st_c2s.authed);
-    struct evbuffer *in = st_io_input(s->io);
-    evbuffer_drain(in, evbuffer_get_length(in));
+    st_io_discard_input(s->io);
 }
 
 /* Authenticated: the stream restarts, discarding anything the client pipelined. */
@@ -1235,8 +1243,7 @@ static bool st_c2s_after_feed(struct st_session *s, enum st_xml_stream_status st
     }
     if (status == ST_XML_STREAM_STOPPED) {
         /* after <starttls/> or a stream error: nothing the peer pipelined counts */
-        struct evbuffer *rest = st_io_input(s->io);
-        evbuffer_drain(rest, evbuffer_get_length(rest));
+        st_io_discard_input(s->io);
     }
     if (s->state == ST_C2S_CLOSING) {
         if (st_io_output_length(s->io) == 0)
@@ -1255,23 +1262,24 @@ static void st_c2s_pump(struct st_session *s)
     st_session_ref(s);
     while (!s->closed && s->holds == 0 && s->state != ST_C2S_CLOSING &&
            s->state != ST_C2S_WAIT_TLS) {
-        struct evbuffer *in = st_io_input(s->io);
-        size_t avail = evbuffer_get_length(in);
-        if (avail == 0)
+        const char *data;
+        bool stable;
+        size_t len = st_io_peek(s->io, &data, &stable);
+        if (len == 0)
             break;
-        struct evbuffer_iovec vec;
-        if (evbuffer_peek(in, -1, NULL, &vec, 1) < 1)
-            break;
-        size_t len = vec.iov_len;
         s->last_active = time(NULL);
-        /* drain first: the callbacks may restart the stream, which empties the buffer */
+        /* Consume first: the callbacks may restart the stream, which discards the input. What
+           was just read stays valid anyway; kept input is copied out of the buffer first. */
         char chunk[4096];
-        if (len > sizeof(chunk))
-            len = sizeof(chunk);
-        memcpy(chunk, vec.iov_base, len);
-        evbuffer_drain(in, len);
+        if (!stable) {
+            if (len > sizeof(chunk))
+                len = sizeof(chunk);
+            memcpy(chunk, data, len);
+            data = chunk;
+        }
+        st_io_consume(s->io, len);
         s->in_feed = true;
-        enum st_xml_stream_status status = st_xml_stream_feed(s->xs, chunk, len);
+        enum st_xml_stream_status status = st_xml_stream_feed(s->xs, data, len);
         s->in_feed = false;
         if (!st_c2s_after_feed(s, status))
             break;
@@ -1290,8 +1298,7 @@ static void st_c2s_write_cb(void *arg)
 {
     struct st_session *s = arg;
     if (s->state == ST_C2S_WAIT_TLS) {
-        struct evbuffer *in = st_io_input(s->io);
-        evbuffer_drain(in, evbuffer_get_length(in));
+        st_io_discard_input(s->io);
         st_c2s_switch_to_tls(s);
     } else if (s->state == ST_C2S_CLOSING) {
         st_c2s_teardown(s);

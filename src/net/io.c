@@ -3,9 +3,10 @@
 #include "net/io.h"
 
 #include <errno.h>
-#include <event2/buffer.h>
 #include <event2/event.h>
 #include <openssl/err.h>
+#include <stdalign.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -17,17 +18,64 @@
 /* Most bytes taken by one read. */
 #define ST_IO_READ_CHUNK 16384
 
+/* A byte queue: bytes [off, off + len) of data. Its memory goes as soon as it is empty, so an idle
+   connection holds none. */
+struct st_io_buf {
+    char *data;
+    size_t off, len, cap;
+};
+
+static void st_io_buf_append(struct st_io_buf *b, const void *p, size_t n)
+{
+    if (n == 0)
+        return;
+    if (b->off + b->len + n > b->cap) {
+        if (b->len + n <= b->cap) {
+            memmove(b->data, b->data + b->off, b->len);
+        } else {
+            size_t cap = b->cap < 1024 ? 1024 : b->cap;
+            while (cap < b->len + n)
+                cap *= 2;
+            char *data = st_malloc(cap);
+            if (b->len > 0)
+                memcpy(data, b->data + b->off, b->len);
+            free(b->data);
+            b->data = data;
+            b->cap = cap;
+        }
+        b->off = 0;
+    }
+    memcpy(b->data + b->off + b->len, p, n);
+    b->len += n;
+}
+
+static void st_io_buf_consume(struct st_io_buf *b, size_t n)
+{
+    ST_ASSERT(n <= b->len);
+    b->off += n;
+    b->len -= n;
+    if (b->len == 0) {
+        free(b->data);
+        b->data = NULL;
+        b->off = b->cap = 0;
+    }
+}
+
 struct st_io {
     struct event_base *base;
     int fd;
     SSL *ssl;
     struct st_io_cbs cbs;
     void *ctx;
+    /* The events live in the same allocation, behind the struct (see st_io_new). */
     struct event *rev; /* EV_READ | EV_PERSIST, with the idle timeout */
     struct event *wev; /* EV_WRITE | EV_PERSIST, only while the kernel refuses bytes */
     struct event *fev; /* no fd: activated to flush at the end of the loop pass */
-    struct evbuffer *in, *out;
-    struct evbuffer_cb_entry *drain_cb;
+    struct st_io_buf in, out;
+    /* Bytes of the current read not yet consumed, during the read callback only: they reach the
+       reader without a copy into in, and only what it leaves is kept there. */
+    const char *fresh;
+    size_t fresh_len;
     size_t high_water;
     int idle;         /* seconds, 0: none */
     size_t retry_len; /* an SSL_write that must be repeated with this length */
@@ -48,11 +96,8 @@ struct st_io {
 
 static void st_io_destroy(struct st_io *io)
 {
-    event_free(io->rev);
-    event_free(io->wev);
-    event_free(io->fev);
-    evbuffer_free(io->in);
-    evbuffer_free(io->out);
+    free(io->in.data);
+    free(io->out.data);
     free(io);
 }
 
@@ -73,8 +118,19 @@ static bool st_io_leave(struct st_io *io)
 
 static void st_io_arm_read(struct st_io *io)
 {
-    struct timeval tv = {io->idle, 0};
-    event_add(io->rev, io->idle > 0 ? &tv : NULL);
+    const struct timeval *timeout = NULL;
+    if (io->idle > 0) {
+        /* Every connection shares the same idle timeout: as a libevent "common timeout" the
+           re-arm on each read is a queue append, not a reordering of a heap of every
+           connection's deadline. */
+        struct timeval tv = {io->idle, 0};
+        timeout = event_base_init_common_timeout(io->base, &tv);
+        if (timeout == NULL)
+            timeout = &tv;
+        event_add(io->rev, timeout);
+    } else {
+        event_add(io->rev, NULL);
+    }
     io->read_armed = true;
 }
 
@@ -142,20 +198,24 @@ enum st_io_push {
 /* Writes queued bytes until at most keep are left, without calling back. */
 static enum st_io_push st_io_push(struct st_io *io, size_t keep, bool *wrote)
 {
-    struct evbuffer *out = io->out;
-    while (evbuffer_get_length(out) > keep) {
+    struct st_io_buf *out = &io->out;
+    /* SSL_get_error() needs an empty error queue; a successful SSL_write adds nothing to it, so
+       once before the loop is enough */
+    if (io->ssl != NULL)
+        ERR_clear_error();
+    while (out->len > keep) {
         if (io->ssl != NULL) {
             size_t n = io->retry_len;
             if (n == 0) {
-                n = evbuffer_get_length(out);
+                n = out->len;
                 if (n > ST_IO_RECORD)
                     n = ST_IO_RECORD;
             }
-            unsigned char *p = evbuffer_pullup(out, (ev_ssize_t)n);
-            ERR_clear_error();
-            int r = SSL_write(io->ssl, p, (int)n);
+            /* a repeated SSL_write may see the same bytes at a new address (moved by an append):
+               SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER */
+            int r = SSL_write(io->ssl, out->data + out->off, (int)n);
             if (r > 0) {
-                evbuffer_drain(out, (size_t)r);
+                st_io_buf_consume(out, (size_t)r);
                 io->retry_len = 0;
                 *wrote = true;
                 continue;
@@ -174,8 +234,9 @@ static enum st_io_push st_io_push(struct st_io *io, size_t keep, bool *wrote)
             st_io_log_tls_errors(io);
             return ST_IO_PUSH_FAILED;
         }
-        int r = evbuffer_write_atmost(out, io->fd, (ev_ssize_t)(evbuffer_get_length(out) - keep));
+        ssize_t r = write(io->fd, out->data + out->off, out->len - keep);
         if (r > 0) {
+            st_io_buf_consume(out, (size_t)r);
             *wrote = true;
             continue;
         }
@@ -220,11 +281,37 @@ static bool st_io_tls_eof(int e)
            ERR_GET_REASON(err) == SSL_R_UNEXPECTED_EOF_WHILE_READING;
 }
 
-/* Moves bytes from the socket (through TLS) into the input until it would block, the input is
-   full, or the connection ends; then tells the user. */
+/* Hands bytes just read to the reader. When nothing older is kept they are offered in place
+   (st_io_peek), and only what the reader leaves is copied into the input. False when the
+   callback freed the io. */
+static bool st_io_deliver(struct st_io *io, const char *data, size_t len)
+{
+    if (io->cbs.read_cb == NULL) {
+        st_io_buf_append(&io->in, data, len);
+        return true;
+    }
+    bool direct = io->in.len == 0;
+    if (direct) {
+        io->fresh = data;
+        io->fresh_len = len;
+    } else {
+        st_io_buf_append(&io->in, data, len);
+    }
+    st_io_enter(io);
+    io->cbs.read_cb(io->ctx);
+    if (!st_io_leave(io))
+        return false;
+    if (direct && io->fresh_len > 0)
+        st_io_buf_append(&io->in, io->fresh, io->fresh_len);
+    io->fresh = NULL;
+    io->fresh_len = 0;
+    return true;
+}
+
+/* Reads from the socket (through TLS) until it would block, the input is full, or the
+   connection ends, and hands the bytes to the reader. */
 static void st_io_do_read(struct st_io *io)
 {
-    bool got = false;
     bool ended = false;
     enum st_io_event end = ST_IO_EOF;
     if (io->eof_pending) {
@@ -234,20 +321,35 @@ static void st_io_do_read(struct st_io *io)
         }
         return;
     }
+    /* as in st_io_push: a successful SSL_read adds nothing to the error queue */
+    if (io->ssl != NULL)
+        ERR_clear_error();
+    /* through the stack: an idle connection keeps no empty input chunk */
+    char chunk[ST_IO_READ_CHUNK];
+    size_t have = 0;
     while (io->reading && !io->failed) {
-        if (io->high_water > 0 && evbuffer_get_length(io->in) >= io->high_water) {
+        if (io->high_water > 0 && io->in.len + have >= io->high_water) {
+            if (have > 0) {
+                /* offer what was read first: the reader may drain below the limit */
+                if (!st_io_deliver(io, chunk, have))
+                    return;
+                have = 0;
+                continue;
+            }
             io->paused_full = true;
             st_io_disarm_read(io);
-            evbuffer_cb_set_flags(io->in, io->drain_cb, EVBUFFER_CB_ENABLED);
             break;
         }
-        /* through the stack: an idle connection keeps no empty input chunk */
-        char chunk[ST_IO_READ_CHUNK];
-        size_t want = sizeof(chunk);
+        if (have == sizeof(chunk)) {
+            if (!st_io_deliver(io, chunk, have))
+                return;
+            have = 0;
+            continue;
+        }
+        size_t want = sizeof(chunk) - have;
         ssize_t n;
         if (io->ssl != NULL) {
-            ERR_clear_error();
-            int r = SSL_read(io->ssl, chunk, (int)want);
+            int r = SSL_read(io->ssl, chunk + have, (int)want);
             n = r;
             if (r <= 0) {
                 int e = SSL_get_error(io->ssl, r);
@@ -264,7 +366,7 @@ static void st_io_do_read(struct st_io *io)
                 break;
             }
         } else {
-            n = read(io->fd, chunk, want);
+            n = read(io->fd, chunk + have, want);
             if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
                 break;
             if (n <= 0) {
@@ -275,19 +377,15 @@ static void st_io_do_read(struct st_io *io)
                 break;
             }
         }
-        evbuffer_add(io->in, chunk, (size_t)n);
-        got = true;
+        have += (size_t)n;
         /* A short read drained the socket (and TLS holds nothing): the next read would only say
-           EAGAIN, and the level-triggered event reports anything newer. */
+           EAGAIN, and the level-triggered event reports anything newer. TLS hands out one
+           record per call: the records of one burst gather in the chunk. */
         if ((size_t)n < want && (io->ssl == NULL || !SSL_has_pending(io->ssl)))
             break;
     }
-    if (got && io->cbs.read_cb != NULL) {
-        st_io_enter(io);
-        io->cbs.read_cb(io->ctx);
-        if (!st_io_leave(io))
-            return;
-    }
+    if (have > 0 && !st_io_deliver(io, chunk, have))
+        return;
     if (!ended)
         return;
     /* The peer half-closed after its last words, and the reader stopped reading to answer them
@@ -312,7 +410,7 @@ static void st_io_handshake(struct st_io *io)
             st_io_disarm_read(io);
         if (!st_io_report(io, ST_IO_CONNECTED))
             return;
-        if (evbuffer_get_length(io->out) > 0)
+        if (io->out.len > 0)
             st_io_schedule_flush(io);
         /* the client's first bytes may already sit in TLS's read-ahead */
         st_io_do_read(io);
@@ -382,15 +480,13 @@ static void st_io_flush_ev(evutil_socket_t fd, short what, void *arg)
     st_io_flush(io);
 }
 
-/* The reader drained the input below the limit: read again, TLS may hold bytes already. */
-static void st_io_drained_input(struct evbuffer *buf, const struct evbuffer_cb_info *info,
-                                void *arg)
+/* After the reader consumed kept input: below the limit, reading goes on (TLS may hold bytes
+   already). */
+static void st_io_drained_input(struct st_io *io)
 {
-    struct st_io *io = arg;
-    if (info->n_deleted == 0 || !io->paused_full || evbuffer_get_length(buf) >= io->high_water)
+    if (!io->paused_full || io->in.len >= io->high_water)
         return;
     io->paused_full = false;
-    evbuffer_cb_set_flags(buf, io->drain_cb, 0);
     if (io->reading && !io->failed) {
         st_io_arm_read(io);
         event_active(io->rev, EV_READ, 1);
@@ -400,21 +496,25 @@ static void st_io_drained_input(struct evbuffer *buf, const struct evbuffer_cb_i
 struct st_io *st_io_new(struct event_base *base, int fd, SSL *ssl, const struct st_io_cbs *cbs,
                         void *ctx)
 {
-    struct st_io *io = st_calloc(1, sizeof(*io));
+    /* One allocation for the io and its three events: what a read or a write touches sits
+       together instead of in four places of the heap. */
+    const size_t align = alignof(max_align_t);
+    size_t head = (sizeof(struct st_io) + align - 1) / align * align;
+    size_t evsize = (event_get_struct_event_size() + align - 1) / align * align;
+    char *mem = st_calloc(1, head + 3 * evsize);
+    struct st_io *io = (struct st_io *)mem;
     io->base = base;
     io->fd = fd;
     io->ssl = ssl;
     io->cbs = *cbs;
     io->ctx = ctx;
-    io->in = evbuffer_new();
-    io->out = evbuffer_new();
-    ST_ASSERT(io->in != NULL && io->out != NULL);
-    io->drain_cb = evbuffer_add_cb(io->in, st_io_drained_input, io);
-    evbuffer_cb_set_flags(io->in, io->drain_cb, 0);
-    io->rev = event_new(base, fd, EV_READ | EV_PERSIST, st_io_read_ev, io);
-    io->wev = event_new(base, fd, EV_WRITE | EV_PERSIST, st_io_write_ev, io);
-    io->fev = event_new(base, -1, 0, st_io_flush_ev, io);
-    ST_ASSERT(io->rev != NULL && io->wev != NULL && io->fev != NULL);
+    io->rev = (struct event *)(mem + head);
+    io->wev = (struct event *)(mem + head + evsize);
+    io->fev = (struct event *)(mem + head + 2 * evsize);
+    if (event_assign(io->rev, base, fd, EV_READ | EV_PERSIST, st_io_read_ev, io) != 0 ||
+        event_assign(io->wev, base, fd, EV_WRITE | EV_PERSIST, st_io_write_ev, io) != 0 ||
+        event_assign(io->fev, base, -1, 0, st_io_flush_ev, io) != 0)
+        st_fatal("io: cannot set up the events of fd %d", fd);
     evutil_make_socket_nonblocking(fd);
     if (ssl != NULL) {
         SSL_set_fd(ssl, fd);
@@ -436,6 +536,9 @@ void st_io_free(struct st_io **iop)
         return;
     st_io_disarm_read(io);
     st_io_disarm_write(io);
+    /* the events are part of the io's memory: none may stay pending or active */
+    event_del(io->rev);
+    event_del(io->wev);
     event_del(io->fev);
     if (io->busy > 0) {
         io->dead = true;
@@ -445,21 +548,51 @@ void st_io_free(struct st_io **iop)
     st_io_destroy(io);
 }
 
-struct evbuffer *st_io_input(struct st_io *io)
+size_t st_io_peek(struct st_io *io, const char **data, bool *stable)
 {
-    return io->in;
+    *stable = io->fresh_len > 0;
+    if (io->fresh_len > 0) {
+        *data = io->fresh;
+        return io->fresh_len;
+    }
+    *data = io->in.len > 0 ? io->in.data + io->in.off : NULL;
+    return io->in.len;
+}
+
+void st_io_consume(struct st_io *io, size_t n)
+{
+    if (io->fresh_len > 0) {
+        ST_ASSERT(n <= io->fresh_len);
+        io->fresh += n;
+        io->fresh_len -= n;
+        return;
+    }
+    st_io_buf_consume(&io->in, n);
+    st_io_drained_input(io);
+}
+
+size_t st_io_input_length(const struct st_io *io)
+{
+    return io->fresh_len + io->in.len;
+}
+
+void st_io_discard_input(struct st_io *io)
+{
+    io->fresh_len = 0;
+    st_io_buf_consume(&io->in, io->in.len);
+    st_io_drained_input(io);
 }
 
 void st_io_write(struct st_io *io, const void *data, size_t len)
 {
     if (io->failed)
         return;
-    evbuffer_add(io->out, data, len);
+    st_io_buf_append(&io->out, data, len);
     st_io_schedule_flush(io);
     /* A burst (one read fanned out to this peer, a roster, a history) leaves by whole records
        as it is queued, not at the end of the pass: the queue then measures what the peer did
        not read, not what this pass produced. The tail still waits for the pass's end. */
-    if (evbuffer_get_length(io->out) < ST_IO_RECORD || io->handshaking || io->write_armed ||
+    if (io->out.len < ST_IO_RECORD || io->handshaking || io->write_armed ||
         io->write_wants_read || io->write_failed)
         return;
     if (st_io_push(io, ST_IO_RECORD - 1, &io->wrote_early) == ST_IO_PUSH_FAILED)
@@ -468,7 +601,7 @@ void st_io_write(struct st_io *io, const void *data, size_t len)
 
 size_t st_io_output_length(const struct st_io *io)
 {
-    return evbuffer_get_length(io->out);
+    return io->out.len;
 }
 
 void st_io_enable_read(struct st_io *io, bool on)

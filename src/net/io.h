@@ -8,7 +8,6 @@
 #include <stddef.h>
 
 struct event_base;
-struct evbuffer;
 struct st_io;
 
 enum st_io_event {
@@ -20,7 +19,7 @@ enum st_io_event {
 
 /* Callbacks run from the event loop, never from inside an st_io_* call; each may free the io. */
 struct st_io_cbs {
-    void (*read_cb)(void *ctx);    /* new bytes are in st_io_input() */
+    void (*read_cb)(void *ctx);    /* new bytes: st_io_peek(), st_io_consume() */
     void (*drained_cb)(void *ctx); /* every queued byte was handed to the kernel */
     void (*event_cb)(void *ctx, enum st_io_event ev);
 };
@@ -35,8 +34,22 @@ struct st_io *st_io_new(struct event_base *base, int fd, SSL *ssl, const struct 
    (the memory goes when the callback returns). NULL-safe; clears *iop. */
 void st_io_free(struct st_io **iop);
 
-/* Bytes read and not yet consumed: drain what you use. */
-struct evbuffer *st_io_input(struct st_io *io);
+/* The first contiguous piece of the bytes read and not yet consumed: its length (0: none), its
+   start in *data. During read_cb that is, as a rule, the whole of what was just read, in place:
+   then *stable is true and the bytes stay valid until read_cb returns, whatever is consumed or
+   discarded meanwhile. Otherwise (*stable false) they come from the kept input and are valid
+   only until the next st_io_consume() or st_io_discard_input(). */
+size_t st_io_peek(struct st_io *io, const char **data, bool *stable);
+
+/* Consumes n bytes from the start of the input: during read_cb, while st_io_peek() says stable,
+   at most what it showed; otherwise at most st_io_input_length(). */
+void st_io_consume(struct st_io *io, size_t n);
+
+/* All bytes read and not yet consumed. */
+size_t st_io_input_length(const struct st_io *io);
+
+/* Drops every byte read and not yet consumed. */
+void st_io_discard_input(struct st_io *io);
 
 /* Queues bytes; the output queued during one pass of the loop leaves after the pass's other
    callbacks have run, in one write (one TLS record per 16 KiB), except that whole 16 KiB records

@@ -24,6 +24,7 @@ struct seen {
     char data[65536];
     size_t len;
     int reads, drained, connected, eofs, errors, timeouts;
+    int stable_reads; /* read callbacks that were offered the bytes in place */
     bool free_on_read;  /* free the io from inside the read callback */
     bool hold;          /* leave the input where it is */
     size_t consume;     /* drain at most this much per read callback (0: all) */
@@ -34,16 +35,29 @@ static void on_read(void *ctx)
 {
     struct seen *s = ctx;
     s->reads++;
-    struct evbuffer *in = st_io_input(s->io);
+    const char *first;
+    bool in_place;
+    if (st_io_peek(s->io, &first, &in_place) > 0 && in_place)
+        s->stable_reads++;
     if (s->hold)
         return;
-    size_t n = evbuffer_get_length(in);
-    if (s->consume > 0 && n > s->consume)
-        n = s->consume;
-    if (s->len + n > sizeof(s->data))
-        n = sizeof(s->data) - s->len;
-    evbuffer_remove(in, s->data + s->len, n);
-    s->len += n;
+    size_t want = st_io_input_length(s->io);
+    if (s->consume > 0 && want > s->consume)
+        want = s->consume;
+    if (s->len + want > sizeof(s->data))
+        want = sizeof(s->data) - s->len;
+    while (want > 0) {
+        const char *p;
+        bool stable;
+        size_t n = st_io_peek(s->io, &p, &stable);
+        ck_assert_uint_gt(n, 0);
+        if (n > want)
+            n = want;
+        memcpy(s->data + s->len, p, n);
+        st_io_consume(s->io, n);
+        s->len += n;
+        want -= n;
+    }
     if (s->answer != NULL) {
         st_io_enable_read(s->io, false);
         st_io_write(s->io, s->answer, strlen(s->answer));
@@ -128,6 +142,50 @@ static size_t read_all(int fd, char *buf, size_t cap)
     return got;
 }
 
+/* What was just read is offered in place; what the reader leaves is kept, in order, in front of
+   what comes next, and is then offered from the kept input. */
+START_TEST(test_partial_consume_keeps_the_rest)
+{
+    int sv[2];
+    struct seen s = {.consume = 3};
+    struct event_base *base = plain_open(&s, sv);
+    ck_assert_int_eq(write(sv[1], "abcdefghij", 10), 10);
+    spin(base, 20);
+    ck_assert_int_eq(s.reads, 1);
+    ck_assert_int_eq(s.stable_reads, 1);
+    ck_assert_uint_eq(s.len, 3);
+    ck_assert_uint_eq(st_io_input_length(s.io), 7);
+    const char *p;
+    bool stable;
+    size_t n = st_io_peek(s.io, &p, &stable);
+    ck_assert(!stable);
+    ck_assert_uint_eq(n, 7);
+    ck_assert_int_eq(memcmp(p, "defghij", 7), 0);
+    /* new bytes go behind the kept ones; the reader now gets them from the kept input */
+    ck_assert_int_eq(write(sv[1], "XYZ", 3), 3);
+    spin(base, 20);
+    ck_assert_int_eq(s.reads, 2);
+    ck_assert_int_eq(s.stable_reads, 1);
+    ck_assert_uint_eq(s.len, 6);
+    ck_assert_int_eq(memcmp(s.data, "abcdef", 6), 0);
+    n = st_io_peek(s.io, &p, &stable);
+    ck_assert_uint_eq(n, 7);
+    ck_assert_int_eq(memcmp(p, "ghijXYZ", 7), 0);
+    /* a discard drops everything kept */
+    st_io_discard_input(s.io);
+    ck_assert_uint_eq(st_io_input_length(s.io), 0);
+    ck_assert_uint_eq(st_io_peek(s.io, &p, &stable), 0);
+    /* with nothing kept, the next read is offered in place again */
+    ck_assert_int_eq(write(sv[1], "12", 2), 2);
+    spin(base, 20);
+    ck_assert_int_eq(s.reads, 3);
+    ck_assert_int_eq(s.stable_reads, 2);
+    ck_assert_uint_eq(s.len, 8);
+    ck_assert_int_eq(memcmp(s.data + 6, "12", 2), 0);
+    plain_close(&s, sv, base);
+}
+END_TEST
+
 START_TEST(test_plain_read_write)
 {
     int sv[2];
@@ -202,21 +260,20 @@ START_TEST(test_read_limit_and_disable)
     memset(buf, 'q', sizeof buf);
     ck_assert_int_eq(write(sv[1], buf, sizeof buf), (ssize_t)sizeof buf);
     spin(base, 20);
-    struct evbuffer *in = st_io_input(s.io);
-    ck_assert_uint_eq(evbuffer_get_length(in), 1000);
+    ck_assert_uint_eq(st_io_input_length(s.io), 1000);
     ck_assert_int_eq(s.reads, 1);
     /* the input is over the limit: more bytes stay in the socket */
     ck_assert_int_eq(write(sv[1], "more", 4), 4);
     spin(base, 20);
-    ck_assert_uint_eq(evbuffer_get_length(in), 1000);
+    ck_assert_uint_eq(st_io_input_length(s.io), 1000);
     ck_assert_int_eq(s.reads, 1);
     /* draining below the limit resumes reading by itself */
-    evbuffer_drain(in, 950);
+    st_io_consume(s.io, 950);
     spin(base, 20);
-    ck_assert_uint_eq(evbuffer_get_length(in), 54);
+    ck_assert_uint_eq(st_io_input_length(s.io), 54);
     ck_assert_int_eq(s.reads, 2);
     s.hold = false;
-    evbuffer_drain(in, 54);
+    st_io_consume(s.io, 54);
 
     /* reading off: nothing arrives; on again: everything */
     st_io_enable_read(s.io, false);
@@ -645,6 +702,7 @@ static Suite *io_suite(void)
     Suite *su = suite_create("io");
     TCase *tc = tcase_create("plain");
     tcase_add_test(tc, test_plain_read_write);
+    tcase_add_test(tc, test_partial_consume_keeps_the_rest);
     tcase_add_test(tc, test_plain_backpressure);
     tcase_add_test(tc, test_read_limit_and_disable);
     tcase_add_test(tc, test_idle_timeout);
