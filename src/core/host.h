@@ -8,9 +8,21 @@
 struct st_hash;
 struct st_config_host;
 
+/* Slots of st_host_fire()'s memory of event names (a power of two). */
+#define ST_HOOK_CACHE 16
+
+struct st_hook_list;
+
 struct st_host {
     char *name;                  /* prepared domain */
     struct st_hash *hooks;       /* event name -> struct st_hook_list */
+    /* Event name -> hook list (or none), by the name's address, checked against a copy of the
+       name (an address may be a reused buffer): most events fired are a few literal names. */
+    struct st_hook_cache {
+        const char *event;
+        char name[40];
+        struct st_hook_list *list;
+    } hook_cache[ST_HOOK_CACHE];
     struct st_hash *users;       /* username -> struct st_user (sessions) */
     struct st_reg *features;     /* disco features (owner-tagged) */
     struct st_reg *identities;

@@ -4,6 +4,7 @@
 
 #include <dlfcn.h>
 #include <event2/event.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,6 +160,23 @@ void st_module_close_all(void)
 
 /* ---- hooks ---- */
 
+/* The hook list of an event, NULL when nothing ever hooked it. Lists live as long as the host, so
+   only a new list makes the cache stale. */
+static struct st_hook_list *st_hooks_find(struct st_host *h, const char *event)
+{
+    struct st_hook_cache *c = &h->hook_cache[((uintptr_t)event >> 3) & (ST_HOOK_CACHE - 1)];
+    if (c->event == event && strcmp(c->name, event) == 0)
+        return c->list;
+    struct st_hook_list *list = st_hash_get(h->hooks, event);
+    size_t n = strlen(event);
+    if (n < sizeof(c->name)) {
+        c->event = event;
+        memcpy(c->name, event, n + 1);
+        c->list = list;
+    }
+    return list;
+}
+
 int st_module_hook(struct st_module *m, const char *event, st_hook_fn *fn, int priority, void *data)
 {
     struct st_host *h = m->host;
@@ -166,6 +184,7 @@ int st_module_hook(struct st_module *m, const char *event, st_hook_fn *fn, int p
     if (list == NULL) {
         list = st_calloc(1, sizeof(*list));
         st_hash_set(h->hooks, event, list);
+        memset(h->hook_cache, 0, sizeof(h->hook_cache));
     }
     struct st_hook *hk = st_calloc(1, sizeof(*hk));
     hk->fn = fn;
@@ -192,13 +211,13 @@ int st_module_iq(struct st_module *m, const char *type, const char *target, cons
 
 bool st_host_has_hook(struct st_host *h, const char *event)
 {
-    struct st_hook_list *list = st_hash_get(h->hooks, event);
+    struct st_hook_list *list = st_hooks_find(h, event);
     return list != NULL && list->first != NULL;
 }
 
 enum st_hook_result st_host_fire(struct st_host *h, const char *event, struct st_event *ev)
 {
-    struct st_hook_list *list = st_hash_get(h->hooks, event);
+    struct st_hook_list *list = st_hooks_find(h, event);
     if (list == NULL)
         return ST_HOOK_PASS;
     ev->name = event;

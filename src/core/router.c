@@ -192,7 +192,7 @@ static void st_route_full(struct st_route_job *job)
 {
     struct st_stanza *st = job->st;
     struct st_host *h = job->host;
-    struct st_session *target = st_sm_find(h->name, st->to->local, st->to->resource);
+    struct st_session *target = st_sm_find_on(h, st->to->local, st->to->resource);
     struct st_event ev;
     st_event_init(&ev, job);
     ev.session = target;

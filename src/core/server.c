@@ -27,6 +27,8 @@ struct st_server *st_server;
 
 /* The served hosts by prepared name, plus hosts removed by a reload that still have sessions. */
 static struct st_hash *st_hosts;
+/* The host found last: nearly every lookup asks for the same one (on a one-host server, all). */
+static struct st_host *st_last_host;
 static struct st_host **st_host_list;
 static size_t st_nhosts;
 static struct st_tls_server *st_tls;
@@ -39,7 +41,13 @@ static struct event *st_stop_timer;
 
 struct st_host *st_server_host(const char *name)
 {
-    return st_hosts != NULL ? st_hash_get(st_hosts, name) : NULL;
+    struct st_host *h = st_last_host;
+    if (h != NULL && strcmp(h->name, name) == 0)
+        return h;
+    h = st_hosts != NULL ? st_hash_get(st_hosts, name) : NULL;
+    if (h != NULL)
+        st_last_host = h;
+    return h;
 }
 
 void st_server_foreach_host(void (*fn)(struct st_host *h, void *ctx), void *ctx)
@@ -296,6 +304,8 @@ int st_server_reload(char *err, size_t n)
         if (!kept && st_hash_get(st_hosts, h->name) == h) {
             st_info("reload: host %s removed", h->name);
             st_hash_remove(st_hosts, h->name);
+            if (st_last_host == h)
+                st_last_host = NULL;
             st_server_kick_all(h, "host removed");
         }
     }
@@ -349,6 +359,7 @@ void st_server_cleanup(void)
     free(st_host_list);
     st_host_list = NULL;
     st_nhosts = 0;
+    st_last_host = NULL;
     st_hash_free(&st_hosts);
     st_tls_server_free(&st_tls);
     for (size_t i = 0; i < st_nold_tls; i++)

@@ -25,7 +25,7 @@ static size_t st_total_sessions;
 void st_sm_bind(struct st_session *s)
 {
     struct st_host *h = s->host;
-    struct st_session *old = st_sm_find(h->name, s->jid->local, s->jid->resource);
+    struct st_session *old = st_sm_find_on(h, s->jid->local, s->jid->resource);
     if (old != NULL) {
         st_info("%s: replaced by a new session", st_session_label(old));
         st_sm_unbind(old);
@@ -69,7 +69,12 @@ size_t st_sm_count(void)
 struct st_session *st_sm_find(const char *host, const char *user, const char *resource)
 {
     struct st_host *h = st_server_host(host);
-    if (h == NULL || user == NULL || resource == NULL)
+    return h != NULL ? st_sm_find_on(h, user, resource) : NULL;
+}
+
+struct st_session *st_sm_find_on(struct st_host *h, const char *user, const char *resource)
+{
+    if (user == NULL || resource == NULL)
         return NULL;
     for (struct st_session *s = st_hash_get(h->users, user); s != NULL; s = s->next_of_user) {
         if (strcmp(s->jid->resource, resource) == 0)

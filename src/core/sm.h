@@ -33,6 +33,8 @@ void st_sm_foreach_user(const char *host, const char *user,
                         void (*fn)(struct st_session *s, void *ctx), void *ctx);
 /* The session bound to host/user/resource, or NULL. */
 struct st_session *st_sm_find(const char *host, const char *user, const char *resource);
+/* The same on a host already looked up. */
+struct st_session *st_sm_find_on(struct st_host *h, const char *user, const char *resource);
 void st_session_get_info(const struct st_session *s, struct st_session_info *info_r);
 /* Ends a session with a stream error (policy-violation, reason as its text). */
 void st_session_kick(struct st_session *s, const char *reason);

@@ -359,6 +359,73 @@ START_TEST(hooks_by_priority_and_undone_at_unload)
 }
 END_TEST
 
+static int fired_a, fired_b, fired_c;
+
+static enum st_hook_result count_hook(struct st_event *ev, void *data)
+{
+    (void)ev;
+    (*(int *)data)++;
+    return ST_HOOK_HANDLED;
+}
+
+static int names_mod_load(struct st_module *m, const void *conf)
+{
+    (void)conf;
+    st_module_hook(m, "custom/a", count_hook, 0, &fired_a);
+    st_module_hook(m, "custom/b", count_hook, 0, &fired_b);
+    return 0;
+}
+
+static int late_mod_load(struct st_module *m, const void *conf)
+{
+    (void)conf;
+    st_module_hook(m, "custom/c", count_hook, 0, &fired_c);
+    return 0;
+}
+
+static const struct st_module_desc names_mod = {
+    .abi = ST_MODULE_ABI, .name = "names", .load = names_mod_load,
+};
+static const struct st_module_desc late_mod = {
+    .abi = ST_MODULE_ABI, .name = "late", .load = late_mod_load,
+};
+
+/* Events are found by name, not by the address of the name: one buffer reused for several names
+   reaches each name's hooks, and a hook added after a name was fired without one is found. */
+START_TEST(hooks_found_by_name_not_address)
+{
+    char err[256];
+    struct st_module *m = st_module_load(host, &names_mod, NULL, err, sizeof(err));
+    ck_assert_ptr_nonnull(m);
+    fired_a = fired_b = fired_c = 0;
+    char name[32];
+    struct st_event ev = {0};
+    for (int round = 0; round < 2; round++) {
+        strcpy(name, "custom/a");
+        ck_assert_int_eq(st_host_fire(host, name, &ev), ST_HOOK_HANDLED);
+        strcpy(name, "custom/b");
+        ck_assert_int_eq(st_host_fire(host, name, &ev), ST_HOOK_HANDLED);
+        strcpy(name, "custom/c");
+        ck_assert_int_eq(st_host_fire(host, name, &ev), ST_HOOK_PASS);
+    }
+    ck_assert_int_eq(fired_a, 2);
+    ck_assert_int_eq(fired_b, 2);
+    struct st_module *late = st_module_load(host, &late_mod, NULL, err, sizeof(err));
+    ck_assert_ptr_nonnull(late);
+    ck_assert_int_eq(st_host_fire(host, name, &ev), ST_HOOK_HANDLED);
+    ck_assert_int_eq(st_host_fire(host, "custom/c", &ev), ST_HOOK_HANDLED);
+    ck_assert_int_eq(fired_c, 2);
+    ck_assert(st_host_has_hook(host, "custom/c"));
+    st_module_unload(late);
+    ck_assert(!st_host_has_hook(host, name));
+    ck_assert_int_eq(st_host_fire(host, name, &ev), ST_HOOK_PASS);
+    ck_assert_int_eq(fired_c, 2);
+    st_module_unload(m);
+    ck_assert_int_eq(st_host_fire(host, "custom/a", &ev), ST_HOOK_PASS);
+    ck_assert_int_eq(fired_a, 2);
+}
+END_TEST
+
 START_TEST(message_without_to_goes_to_own_bare_jid)
 {
     struct peer r1 = bind_session("romeo", "orchard", 1, true);
@@ -384,6 +451,7 @@ static Suite *router_suite(void)
     tcase_add_test(tc, remote_domain_bounces);
     tcase_add_test(tc, hooks_by_priority_and_undone_at_unload);
     tcase_add_test(tc, message_without_to_goes_to_own_bare_jid);
+    tcase_add_test(tc, hooks_found_by_name_not_address);
     suite_add_tcase(s, tc);
     return s;
 }
