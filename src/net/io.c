@@ -308,6 +308,17 @@ static bool st_io_deliver(struct st_io *io, const char *data, size_t len)
     return true;
 }
 
+/* st_io_deliver() between two reads: the reader's code may have left errors in OpenSSL's queue,
+   which the next SSL_read's SSL_get_error() would take for its own. */
+static bool st_io_deliver_midway(struct st_io *io, const char *data, size_t len)
+{
+    if (!st_io_deliver(io, data, len))
+        return false;
+    if (io->ssl != NULL)
+        ERR_clear_error();
+    return true;
+}
+
 /* Reads from the socket (through TLS) until it would block, the input is full, or the
    connection ends, and hands the bytes to the reader. */
 static void st_io_do_read(struct st_io *io)
@@ -331,7 +342,7 @@ static void st_io_do_read(struct st_io *io)
         if (io->high_water > 0 && io->in.len + have >= io->high_water) {
             if (have > 0) {
                 /* offer what was read first: the reader may drain below the limit */
-                if (!st_io_deliver(io, chunk, have))
+                if (!st_io_deliver_midway(io, chunk, have))
                     return;
                 have = 0;
                 continue;
@@ -341,7 +352,7 @@ static void st_io_do_read(struct st_io *io)
             break;
         }
         if (have == sizeof(chunk)) {
-            if (!st_io_deliver(io, chunk, have))
+            if (!st_io_deliver_midway(io, chunk, have))
                 return;
             have = 0;
             continue;
