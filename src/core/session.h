@@ -30,31 +30,40 @@ enum st_c2s_state {
 };
 
 struct st_session {
-    unsigned long id;              /* c2s#<id> in logs */
-    struct st_session *conn_prev, *conn_next; /* every open connection, for sweeps and shutdown */
+    /* What a delivered stanza touches, on the sender's and on the recipient's side, comes first:
+       with a thousand busy sessions every one is cold, and two cache lines beat six. */
     unsigned refs;                 /* the connection holds one; async callbacks hold one each */
-    int fd;
-    struct st_io *io;              /* the connection's transport (src/net/io.h) */
-    SSL *ssl;                      /* NULL until TLS */
-    bool direct_tls;
-    bool tls_done;                 /* TLS handshake completed */
     enum st_c2s_state state;
-    bool header_sent;
-    bool authenticated;
     bool closed;                   /* connection gone: callbacks must not touch io */
-    unsigned holds;                /* >0: parser suspended while storage answers */
     bool in_feed;                  /* inside the parser: teardown and reset wait until it returns */
     bool teardown_pending;
     bool reset_pending;            /* SASL succeeded inside the parser: restart the stream after */
+    bool available;                /* has sent available presence */
+    unsigned holds;                /* >0: parser suspended while storage answers */
+    int priority;
+    struct st_io *io;              /* the connection's transport (src/net/io.h) */
     struct st_xml_stream *xs;
     struct st_host *host;          /* the host of the stream's 'to' */
+    struct st_jid *jid;            /* full JID, once bound */
+    struct st_session *next_of_user;
+    struct st_session_slot *slots; /* modules' per-session state */
+    time_t last_active;
+    unsigned long stanzas_in, stanzas_out;
+
+    unsigned long id;              /* c2s#<id> in logs */
+    struct st_session *conn_prev, *conn_next; /* every open connection, for sweeps and shutdown */
+    int fd;
+    SSL *ssl;                      /* NULL until TLS */
+    bool direct_tls;
+    bool tls_done;                 /* TLS handshake completed */
+    bool header_sent;
+    bool authenticated;
     char ip[64];
     unsigned port;
     char stream_id[24];
     char *lang;                    /* xml:lang of the stream */
     struct st_jid *peer_from;      /* the 'from' of the client's stream header, if a valid JID */
     struct event *timer;           /* auth timeout, then close-after-error timeout */
-    time_t last_active;
     time_t bound_at;
 
     /* SASL */
@@ -64,14 +73,7 @@ struct st_session {
     bool awaiting_initial;         /* <auth/> came without an initial response */
     unsigned sasl_failures;
 
-    /* bound */
-    struct st_jid *jid;            /* full JID */
-    struct st_session *next_of_user;
-    int priority;
-    bool available;                /* has sent available presence */
     struct st_stanza *presence;    /* last broadcast presence, or NULL */
-    unsigned long stanzas_in, stanzas_out;
-    struct st_session_slot *slots; /* modules' per-session state */
 };
 
 struct st_session_slot {
