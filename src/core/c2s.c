@@ -1363,6 +1363,7 @@ void st_c2s_accept(int fd, const struct sockaddr *addr, socklen_t addrlen, bool 
         st_conns->conn_prev = s;
     st_conns = s;
     s->xs = st_xml_stream_new(&st_c2s.preauth, &st_c2s_xml_cbs, s);
+    st_xml_stream_share_parser(s->xs, true);
     s->timer = evtimer_new(st_server->base, st_c2s_auth_timeout, s);
     struct timeval tv = {st_c2s.auth_timeout, 0};
     evtimer_add(s->timer, &tv);

@@ -91,7 +91,10 @@ struct st_xml_stream {
     bool end_deferred;    /* expat reported the end of an empty stream element while suspended */
     bool expat_suspended; /* expat itself is suspended (not just a pause between feeds) */
     bool priming;         /* replaying the stream header into a renewed parser */
+    bool borrowed;        /* the parser came from the spare: its positions count others' bytes */
+    bool share;           /* hands its parser to the spare between stanzas, takes it back */
     int64_t fed;          /* bytes given to expat since the parser was created */
+    int64_t own_fed;      /* bytes this stream gave to expat since its (re)start */
     int64_t el_start;     /* byte index of the current stanza's '<' */
     size_t expat_mem;     /* bytes expat holds for this stream */
     struct st_xml_build *build; /* only while an element is being built */
@@ -256,12 +259,42 @@ static void st_build_put(struct st_xml_build **bp)
     st_build_spare = b;
 }
 
+static void st_spare_free(void);
+static int64_t st_xml_unparsed(const struct st_xml_stream *s);
+
 void st_xml_stream_thread_cleanup(void)
 {
+    st_spare_free();
     if (st_build_spare != NULL) {
         st_build_destroy(st_build_spare);
         st_build_spare = NULL;
     }
+}
+
+/* ---- the spare parser: between stanzas an expat parser holds nothing but the stream header's
+   namespace bindings, so a stream whose input ended on a stanza boundary hands its parser back
+   here and the next stream with the same header takes it instead of keeping one of its own.
+   With many busy streams one parser's tables then stay in cache, and an idle stream holds none.
+   The parser's mapping and accounting travel with it. ---- */
+
+struct st_xml_spare {
+    XML_Parser parser; /* NULL when lent out or not made yet */
+    char *region;
+    size_t region_used;
+    size_t expat_mem;
+    int64_t fed;
+    char *prefix; /* the stream header it is primed with */
+    char *local;
+    struct st_strbuf decls;
+};
+
+static _Thread_local struct st_xml_spare st_spare;
+
+static bool st_spare_matches(const struct st_xml_stream *s)
+{
+    return st_spare.local != NULL && s->local != NULL && strcmp(st_spare.prefix, s->prefix) == 0 &&
+           strcmp(st_spare.local, s->local) == 0 && st_spare.decls.len == s->decls.len &&
+           (s->decls.len == 0 || memcmp(st_spare.decls.data, s->decls.data, s->decls.len) == 0);
 }
 
 /* ---- errors ---- */
@@ -723,6 +756,7 @@ static void st_xml_parser_create(struct st_xml_stream *s)
     XML_SetUnparsedEntityDeclHandler(p, st_xml_on_unparsed_entity);
     XML_SetNotationDeclHandler(p, st_xml_on_notation);
     s->parser = p;
+    s->borrowed = false;
     s->fed = 0;
     s->depth = 0;
     s->ns_decls = 0;
@@ -753,6 +787,73 @@ static void st_xml_drop_parser(struct st_xml_stream *s)
     s->kept_off = 0;
     s->end_deferred = false;
     s->expat_suspended = false;
+}
+
+static void st_spare_free(void)
+{
+    if (st_spare.parser != NULL) {
+        struct st_xml_stream holder = {.parser = st_spare.parser, .region = st_spare.region};
+        st_xml_free_parser(&holder);
+    }
+    free(st_spare.prefix);
+    free(st_spare.local);
+    st_strbuf_free(&st_spare.decls);
+    st_spare = (struct st_xml_spare){0};
+}
+
+/* Takes the spare parser if it was primed with s's stream header. */
+static bool st_xml_borrow(struct st_xml_stream *s)
+{
+    if (st_spare.parser == NULL || !s->share || !st_spare_matches(s))
+        return false;
+    ST_ASSERT(s->parser == NULL && s->region == NULL);
+    s->parser = st_spare.parser;
+    s->region = st_spare.region;
+    s->region_used = st_spare.region_used;
+    s->expat_mem = st_spare.expat_mem;
+    s->fed = st_spare.fed;
+    s->borrowed = true;
+    s->ns_decls = 0;
+    st_spare.parser = NULL;
+    st_spare.region = NULL;
+    XML_SetUserData(s->parser, s);
+    return true;
+}
+
+/* When s sits exactly on a stanza boundary (nothing half-parsed, kept or suspended), its parser
+   becomes the spare, or is freed if a spare for the same header is already there. */
+static void st_xml_lend(struct st_xml_stream *s)
+{
+    if (!s->share || s->parser == NULL || s->status != ST_XML_STREAM_OK || s->depth != 1 ||
+        s->build != NULL || s->kept.len > 0 || s->expat_suspended || s->end_deferred ||
+        s->local == NULL || st_xml_unparsed(s) != 0)
+        return;
+    if (st_spare.parser != NULL) {
+        if (st_spare_matches(s))
+            st_xml_free_parser(s);
+        return;
+    }
+    if (!st_spare_matches(s)) {
+        free(st_spare.prefix);
+        free(st_spare.local);
+        st_spare.prefix = st_strdup(s->prefix);
+        st_spare.local = st_strdup(s->local);
+        st_strbuf_reset(&st_spare.decls);
+        if (s->decls.len > 0)
+            st_strbuf_append(&st_spare.decls, s->decls.data, s->decls.len);
+    }
+    st_spare.parser = s->parser;
+    st_spare.region = s->region;
+    st_spare.region_used = s->region_used;
+    st_spare.expat_mem = s->expat_mem;
+    st_spare.fed = s->fed;
+    XML_SetUserData(st_spare.parser, NULL);
+    s->parser = NULL;
+    s->region = NULL;
+    s->region_used = 0;
+    s->expat_mem = 0;
+    s->fed = 0;
+    s->borrowed = false;
 }
 
 /* Appends s as a single-quoted attribute value. */
@@ -819,6 +920,8 @@ static bool st_xml_ensure_parser(struct st_xml_stream *s)
     if (s->parser != NULL)
         return true;
     bool renewed = s->depth == 1;
+    if (renewed && st_xml_borrow(s))
+        return true;
     st_xml_parser_create(s);
     if (!renewed)
         return true;
@@ -852,9 +955,17 @@ static enum st_xml_stream_status st_xml_after_parse(struct st_xml_stream *s, enu
 {
     if (s->halt == ST_HALT_NONE && r == XML_STATUS_ERROR) {
         enum XML_Error code = XML_GetErrorCode(s->parser);
-        st_xml_fail(s, st_xml_map_error(code), "%s at line %lu, column %lu", XML_ErrorString(code),
-                    (unsigned long)XML_GetCurrentLineNumber(s->parser),
-                    (unsigned long)XML_GetCurrentColumnNumber(s->parser));
+        if (s->borrowed) {
+            /* expat's line and column also count the bytes of the streams that used it before */
+            int64_t idx = (int64_t)XML_GetCurrentByteIndex(s->parser);
+            int64_t at = s->own_fed - (s->fed - (idx < 0 ? s->fed : idx));
+            st_xml_fail(s, st_xml_map_error(code), "%s at byte %lld of the stream",
+                        XML_ErrorString(code), (long long)(at < 0 ? 0 : at));
+        } else {
+            st_xml_fail(s, st_xml_map_error(code), "%s at line %lu, column %lu",
+                        XML_ErrorString(code), (unsigned long)XML_GetCurrentLineNumber(s->parser),
+                        (unsigned long)XML_GetCurrentColumnNumber(s->parser));
+        }
     }
     if (s->halt == ST_HALT_NONE) {
         int64_t start = s->el_start;
@@ -893,6 +1004,7 @@ static enum st_xml_stream_status st_xml_run(struct st_xml_stream *s, const char 
     while (used < len && st == ST_XML_STREAM_OK) {
         size_t n = len - used < ST_SLICE ? len - used : ST_SLICE;
         s->fed += (int64_t)n;
+        s->own_fed += (int64_t)n;
         struct st_xml_stream *prev = st_expat_enter(s);
         enum XML_Status r = XML_Parse(s->parser, data + used, (int)n, XML_FALSE);
         st_expat_leave(prev);
@@ -921,6 +1033,11 @@ struct st_xml_stream *st_xml_stream_new(const struct st_xml_stream_limits *limit
     s->ctx = ctx;
     s->status = ST_XML_STREAM_OK;
     return s;
+}
+
+void st_xml_stream_share_parser(struct st_xml_stream *s, bool on)
+{
+    s->share = on;
 }
 
 void st_xml_stream_set_limits(struct st_xml_stream *s, const struct st_xml_stream_limits *limits)
@@ -982,6 +1099,8 @@ static enum st_xml_stream_status st_xml_leave(struct st_xml_stream *s, enum st_x
     }
     if (st == ST_XML_STREAM_OK && s->expat_mem > ST_EXPAT_RENEW)
         st_xml_stream_compact(s);
+    if (st == ST_XML_STREAM_OK)
+        st_xml_lend(s);
     return st;
 }
 
@@ -1086,6 +1205,7 @@ void st_xml_stream_reset(struct st_xml_stream *s)
     s->depth = 0;
     s->ns_decls = 0;
     s->fed = 0;
+    s->own_fed = 0;
     s->el_start = 0;
 }
 

@@ -97,6 +97,15 @@ void st_xml_stream_reset(struct st_xml_stream *s);
    The stream also does this by itself when expat's memory grows past a bound. */
 bool st_xml_stream_compact(struct st_xml_stream *s);
 
+/* Whether the stream shares its parser (off by default): whenever its input ends exactly between
+   stanzas, the parser becomes a per-thread spare (or is freed if there already is one for the
+   same stream header), and the next stream with that header that needs a parser takes it. Many
+   busy streams then keep one parser's memory in cache rather than one each, and a stream between
+   stanzas holds none. Off, the stream keeps its own parser until st_xml_stream_compact(). Either
+   way the stream parses the same; parse errors of a shared parser give the byte offset in the
+   stream instead of expat's line and column, which would count other streams' bytes. */
+void st_xml_stream_share_parser(struct st_xml_stream *s, bool on);
+
 /* Frees the stream and sets *s to NULL (NULL is a no-op). From inside a callback the memory is
    released when the feed in progress returns. */
 void st_xml_stream_free(struct st_xml_stream **s);

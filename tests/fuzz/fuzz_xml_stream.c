@@ -19,6 +19,8 @@ enum {
     OPT_FREE = 1 << 4,    /* free the stream from the second stanza's callback */
     OPT_RESET = 1 << 5,   /* after a stop, reset and feed the rest again */
     OPT_PAUSE = 1 << 6,   /* suspend between the two feeds, from outside any callback */
+    OPT_SHARE = 1 << 7,   /* share parsers, with a witness stream fed between the feeds, and
+                             compare with the same input parsed without sharing */
 };
 
 struct fuzz {
@@ -27,6 +29,7 @@ struct fuzz {
     unsigned stanzas;
     bool closed;
     const struct st_xml_stream_limits *limits;
+    struct st_strbuf events; /* what the callbacks saw, to compare the two runs */
 };
 
 struct roundtrip {
@@ -98,6 +101,8 @@ static void on_stanza(void *ctx, struct st_arena *arena, struct st_xml *el)
     f->stanzas++;
     char *s = st_xml_to_string(el, "jabber:client");
     roundtrip(s, f->limits);
+    st_strbuf_puts(&f->events, s);
+    st_strbuf_putc(&f->events, '\n');
     free(s);
     st_arena_free(&arena);
     if ((f->opts & OPT_FREE) && f->stanzas == 2) {
@@ -112,17 +117,55 @@ static void on_stanza(void *ctx, struct st_arena *arena, struct st_xml *el)
 
 static void on_close(void *ctx)
 {
-    ((struct fuzz *)ctx)->closed = true;
+    struct fuzz *f = ctx;
+    f->closed = true;
+    st_strbuf_puts(&f->events, "close\n");
 }
 
+/* The detail names a position differently with a shared parser; the error itself may not
+   differ. */
 static void on_error(void *ctx, enum st_xml_stream_error err, const char *detail)
+{
+    struct fuzz *f = ctx;
+    (void)detail;
+    st_strbuf_printf(&f->events, "error %d\n", (int)err);
+}
+
+static const struct st_xml_stream_cbs cbs = {on_open, on_stanza, on_close, on_error};
+
+/* The witness shares parsers with the fuzzed stream: whatever that one did, each of the witness's
+   stanzas must come out whole and alone. */
+struct witness {
+    struct st_xml_stream *s;
+    unsigned stanzas;
+};
+
+static void w_stanza(void *ctx, struct st_arena *arena, struct st_xml *el)
+{
+    struct witness *w = ctx;
+    char *s = st_xml_to_string(el, "jabber:client");
+    if (strcmp(s, "<iq id='w'/>") != 0)
+        abort();
+    free(s);
+    w->stanzas++;
+    st_arena_free(&arena);
+}
+
+static void w_error(void *ctx, enum st_xml_stream_error err, const char *detail)
 {
     (void)ctx;
     (void)err;
     (void)detail;
+    abort();
 }
 
-static const struct st_xml_stream_cbs cbs = {on_open, on_stanza, on_close, on_error};
+static void witness_stanza(struct witness *w)
+{
+    unsigned before = w->stanzas;
+    if (st_xml_stream_feed(w->s, "<iq id='w'/>", 12) != ST_XML_STREAM_OK ||
+        w->stanzas != before + 1)
+        abort();
+}
 
 static enum st_xml_stream_status feed(struct fuzz *f, const uint8_t *p, size_t n)
 {
@@ -134,18 +177,32 @@ static enum st_xml_stream_status feed(struct fuzz *f, const uint8_t *p, size_t n
     return f->s != NULL ? st : ST_XML_STREAM_STOPPED;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* Parses the input as one stream, in two feeds with the options' twists; returns what the
+   callbacks saw. */
+static struct st_strbuf run(const uint8_t *data, size_t size, bool share)
 {
     static const struct st_xml_stream_limits normal = {65536, 16, 32};
     static const struct st_xml_stream_limits small = {256, 4, 4};
-    if (size < 2)
-        return 0;
     size_t body = size - 2;
     size_t split = body * data[0] / 255;
-    struct fuzz f = {NULL, data[1], 0, false, (data[1] & OPT_SMALL) ? &small : &normal};
+    struct fuzz f = {NULL, data[1], 0, false, (data[1] & OPT_SMALL) ? &small : &normal, {0}};
     f.s = st_xml_stream_new(f.limits, &cbs, &f);
+    static const struct st_xml_stream_limits wl = {65536, 16, 32};
+    static const struct st_xml_stream_cbs wcbs = {rt_open, w_stanza, rt_close, w_error};
+    struct witness w = {NULL, 0};
+    if (share) {
+        static const char hdr[] = "<stream:stream xmlns='jabber:client' "
+                                  "xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>";
+        st_xml_stream_share_parser(f.s, true);
+        w.s = st_xml_stream_new(&wl, &wcbs, &w);
+        st_xml_stream_share_parser(w.s, true);
+        st_xml_stream_feed(w.s, hdr, strlen(hdr));
+        witness_stanza(&w);
+    }
     const uint8_t *in = data + 2;
     enum st_xml_stream_status st = feed(&f, in, split);
+    if (w.s != NULL)
+        witness_stanza(&w);
     if ((f.opts & OPT_COMPACT) && f.s != NULL)
         st_xml_stream_compact(f.s);
     if ((f.opts & OPT_RESET) && st == ST_XML_STREAM_STOPPED && f.s != NULL) {
@@ -155,9 +212,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if ((f.opts & OPT_PAUSE) && f.s != NULL)
         st_xml_stream_suspend(f.s);
     feed(&f, in + split, body - split);
+    if (w.s != NULL) {
+        witness_stanza(&w);
+        st_xml_stream_free(&w.s);
+    }
     if (f.s != NULL)
         (void)st_xml_stream_memory(f.s);
     st_xml_stream_free(&f.s);
     st_xml_stream_thread_cleanup();
+    st_strbuf_putc(&f.events, '\0');
+    return f.events;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 2)
+        return 0;
+    struct st_strbuf seen = run(data, size, (data[1] & OPT_SHARE) != 0);
+    if (data[1] & OPT_SHARE) {
+        /* sharing parsers must not change what a stream parses */
+        struct st_strbuf alone = run(data, size, false);
+        if (seen.len != alone.len || memcmp(seen.data, alone.data, seen.len) != 0)
+            abort();
+        st_strbuf_free(&alone);
+    }
+    st_strbuf_free(&seen);
     return 0;
 }

@@ -100,10 +100,14 @@ static void on_error(void *ctx, enum st_xml_stream_error err, const char *detail
 static const struct st_xml_stream_cbs cbs = {on_open, on_stanza, on_close, on_error};
 static const struct st_xml_stream_limits limits = {65536, 32, 32};
 
+/* The "shared" test case runs the general tests again with every stream sharing its parser. */
+static bool share_mode;
+
 static void rec_init(struct rec *r, const struct st_xml_stream_limits *l)
 {
     memset(r, 0, sizeof(*r));
     r->s = st_xml_stream_new(l != NULL ? l : &limits, &cbs, r);
+    st_xml_stream_share_parser(r->s, share_mode);
 }
 
 static void rec_clear_events(struct rec *r)
@@ -801,36 +805,211 @@ static void teardown(void)
     st_xml_stream_thread_cleanup();
 }
 
+/* ---- shared parsers ---- */
+
+static void rec_init_shared(struct rec *r)
+{
+    rec_init(r, NULL);
+    st_xml_stream_share_parser(r->s, true);
+}
+
+/* Streams with the same header pass one parser around at stanza boundaries; a stream in the
+   middle of a stanza keeps its own; a stream with another header never gets theirs. */
+START_TEST(test_share_interleaved)
+{
+    build_session();
+    static const char server_header[] =
+        "<stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams'>";
+    for (size_t split = 0; split < 80; split++) {
+        struct rec a, b, c;
+        rec_init_shared(&a);
+        rec_init_shared(&b);
+        rec_init_shared(&c);
+        st_xml_stream_feed(c.s, server_header, strlen(server_header));
+        size_t at_a = 0, at_b = 0;
+        for (size_t i = 0; i < NPIECES; i++) {
+            /* a: whole pieces; b: cut split bytes before each piece's end (inside the stanza)
+               or split - 40 bytes after it (whitespace, a partial start tag of the next) */
+            st_xml_stream_feed(a.s, session_buf + at_a, event_end[i] - at_a);
+            at_a = event_end[i];
+            size_t to;
+            if (split < 40)
+                to = event_end[i] - (event_end[i] - at_b > split ? split : 0);
+            else
+                to = event_end[i] + (split - 40);
+            if (i == NPIECES - 1 || to > session_len)
+                to = session_len;
+            st_xml_stream_feed(b.s, session_buf + at_b, to - at_b);
+            at_b = to;
+            ck_assert_uint_eq(a.n, i + 1);
+            ck_assert_uint_eq(b.n, events_due(at_b));
+            char iq[64];
+            snprintf(iq, sizeof(iq), "<iq id='c%zu'/>", i);
+            st_xml_stream_feed(c.s, iq, strlen(iq));
+            ck_assert_uint_eq(c.n, i + 2);
+            snprintf(iq, sizeof(iq), "<iq xmlns='jabber:server' id='c%zu'/>", i);
+            ck_assert_str_eq(c.events[i + 1], iq);
+        }
+        check_all_events(&a);
+        check_all_events(&b);
+        ck_assert_int_eq(c.errors, 0);
+        rec_done(&a);
+        rec_done(&b);
+        rec_done(&c);
+    }
+}
+END_TEST
+
+/* A stream between stanzas holds no parser; one that keeps its own does. */
+START_TEST(test_share_memory)
+{
+    build_session();
+    struct rec a, b;
+    rec_init_shared(&a);
+    rec_init(&b, NULL);
+    st_xml_stream_share_parser(b.s, false);
+    st_xml_stream_feed(a.s, session_buf, event_end[NPIECES - 3]);
+    st_xml_stream_feed(b.s, session_buf, event_end[NPIECES - 3]);
+    size_t shared = st_xml_stream_memory(a.s), own = st_xml_stream_memory(b.s);
+    fprintf(stderr, "xml stream memory between stanzas: shared %zu, own parser %zu bytes\n", shared,
+            own);
+    ck_assert_uint_lt(shared, 1024);
+    ck_assert_uint_gt(own, 8 * 1024);
+    /* the rest of the session parses the same from the spare */
+    st_xml_stream_feed(a.s, session_buf + event_end[NPIECES - 3],
+                       session_len - event_end[NPIECES - 3]);
+    check_all_events(&a);
+    rec_done(&a);
+    rec_done(&b);
+}
+END_TEST
+
+/* A parse error in a parser that other streams used gives the offset in this stream's own bytes,
+   and the failed parser is dropped, not shared: the next stream parses normally. */
+START_TEST(test_share_error)
+{
+    struct rec a, b;
+    rec_init_shared(&a);
+    rec_init_shared(&b);
+    /* a's parser becomes the spare; b frees its own at the header, then takes the spare */
+    st_xml_stream_feed(a.s, header, strlen(header));
+    st_xml_stream_feed(a.s, "<iq id='1'/><iq id='2'/>\n<iq id='3'/>", 37);
+    ck_assert_uint_eq(a.n, 4);
+    st_xml_stream_feed(b.s, header, strlen(header));
+    st_xml_stream_feed(b.s, "<iq id='x'/>", 12);
+    ck_assert_uint_eq(b.n, 2);
+    static const char bad[] = "<message><body>x</bodx></message>";
+    ck_assert_int_eq(st_xml_stream_feed(b.s, bad, strlen(bad)), ST_XML_STREAM_FAILED);
+    ck_assert_int_eq(b.errors, 1);
+    /* the same bytes to a stream with a parser of its own: one line, so column = byte offset */
+    struct rec d;
+    rec_init(&d, NULL);
+    st_xml_stream_share_parser(d.s, false);
+    st_xml_stream_feed(d.s, header, strlen(header));
+    st_xml_stream_feed(d.s, "<iq id='x'/>", 12);
+    st_xml_stream_feed(d.s, bad, strlen(bad));
+    unsigned long column = 0;
+    ck_assert_int_eq(sscanf(d.detail, "mismatched tag at line 1, column %lu", &column), 1);
+    ck_assert_uint_gt(column, strlen(header) + 12);
+    char want[128];
+    snprintf(want, sizeof(want), "mismatched tag at byte %lu of the stream", column);
+    ck_assert_str_eq(b.detail, want);
+    rec_done(&d);
+    ck_assert_int_eq(st_xml_stream_feed(a.s, "<iq id='4'/>", 12), ST_XML_STREAM_OK);
+    ck_assert_uint_eq(a.n, 5);
+    ck_assert_str_eq(a.events[4], "<iq id='4'/>");
+    ck_assert_int_eq(a.errors, 0);
+    rec_done(&a);
+    rec_done(&b);
+}
+END_TEST
+
+/* A stream whose input ends in a partial start tag keeps its parser (the partial tag is in it);
+   the other stream gets a parser of its own meanwhile. */
+START_TEST(test_share_partial_tag)
+{
+    static const char *const cuts[] = {"<", "<mess", "<message to='x", " \n<message to='x'"};
+    for (size_t i = 0; i < sizeof(cuts) / sizeof(*cuts); i++) {
+        struct rec a, b;
+        rec_init_shared(&a);
+        rec_init_shared(&b);
+        st_xml_stream_feed(a.s, header, strlen(header));
+        st_xml_stream_feed(a.s, "<iq id='1'/>", 12);
+        st_xml_stream_feed(b.s, header, strlen(header));
+        st_xml_stream_feed(b.s, "<iq id='2'/>", 12);
+        char chunk[64];
+        snprintf(chunk, sizeof(chunk), "<iq id='3'/>%s", cuts[i]);
+        st_xml_stream_feed(b.s, chunk, strlen(chunk));
+        ck_assert_int_eq(st_xml_stream_feed(a.s, "<iq id='4'/>", 12), ST_XML_STREAM_OK);
+        const char *rest = "<message to='x'/>" + strlen(cuts[i]) - (cuts[i][0] == ' ' ? 2 : 0);
+        ck_assert_int_eq(st_xml_stream_feed(b.s, rest, strlen(rest)), ST_XML_STREAM_OK);
+        ck_assert_int_eq(a.errors, 0);
+        ck_assert_int_eq(b.errors, 0);
+        ck_assert_uint_eq(a.n, 3);
+        ck_assert_str_eq(a.events[1], "<iq id='1'/>");
+        ck_assert_str_eq(a.events[2], "<iq id='4'/>");
+        ck_assert_uint_eq(b.n, 4);
+        ck_assert_str_eq(b.events[1], "<iq id='2'/>");
+        ck_assert_str_eq(b.events[2], "<iq id='3'/>");
+        ck_assert_str_eq(b.events[3], "<message to='x'/>");
+        rec_done(&a);
+        rec_done(&b);
+    }
+}
+END_TEST
+
+static void shared_setup(void)
+{
+    share_mode = true;
+}
+
 static Suite *stream_suite(void)
 {
+    /* the tests that do not count on a stream keeping its parser run twice: as they are, and
+       with every stream sharing its parser */
+    const TTest *const general[] = {
+        test_whole,
+        test_every_split,
+        test_byte_by_byte,
+        test_err_not_well_formed,
+        test_err_restricted,
+        test_err_encoding,
+        test_err_bad_format,
+        test_err_prefix,
+        test_err_policy,
+        test_err_unbounded,
+        test_suspend_resume,
+        test_suspend_pipelined,
+        test_stop_discards,
+        test_stop_split_feeds,
+        test_reset_mid_stanza,
+        test_free_in_callback,
+        test_empty_stream_element_suspended,
+        test_set_limits,
+        test_renew_bounded,
+    };
     Suite *s = suite_create("xml_stream");
     TCase *tc = tcase_create("core");
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, test_whole);
-    tcase_add_test(tc, test_every_split);
-    tcase_add_test(tc, test_byte_by_byte);
-    tcase_add_test(tc, test_err_not_well_formed);
-    tcase_add_test(tc, test_err_restricted);
-    tcase_add_test(tc, test_err_encoding);
-    tcase_add_test(tc, test_err_bad_format);
-    tcase_add_test(tc, test_err_prefix);
-    tcase_add_test(tc, test_err_policy);
-    tcase_add_test(tc, test_err_unbounded);
-    tcase_add_test(tc, test_suspend_resume);
-    tcase_add_test(tc, test_suspend_pipelined);
-    tcase_add_test(tc, test_stop_discards);
-    tcase_add_test(tc, test_stop_split_feeds);
+    for (size_t i = 0; i < sizeof(general) / sizeof(*general); i++)
+        tcase_add_test(tc, general[i]);
     tcase_add_test(tc, test_pause_outside);
-    tcase_add_test(tc, test_reset_mid_stanza);
-    tcase_add_test(tc, test_free_in_callback);
-    tcase_add_test(tc, test_empty_stream_element_suspended);
-    tcase_add_test(tc, test_set_limits);
     tcase_add_test(tc, test_memory);
     tcase_add_test(tc, test_compact_every_split);
     tcase_add_test(tc, test_compact_refused);
-    tcase_add_test(tc, test_renew_bounded);
+    tcase_add_test(tc, test_share_interleaved);
+    tcase_add_test(tc, test_share_memory);
+    tcase_add_test(tc, test_share_error);
+    tcase_add_test(tc, test_share_partial_tag);
     suite_add_tcase(s, tc);
+
+    TCase *sh = tcase_create("shared");
+    tcase_add_checked_fixture(sh, shared_setup, teardown);
+    tcase_set_timeout(sh, 60);
+    for (size_t i = 0; i < sizeof(general) / sizeof(*general); i++)
+        tcase_add_test(sh, general[i]);
+    suite_add_tcase(s, sh);
     return s;
 }
 
