@@ -102,6 +102,7 @@ struct st_xml_stream {
     char *prefix;               /* of the stream element */
     char *local;                /* local name of the stream element, once it was opened */
     struct st_strbuf decls; /* "prefix\0uri\0"… declared on the stream element, "" = default */
+    struct st_xml_sig *sig; /* of the stream header, while sharing: the spare's if the same */
     struct st_strbuf kept;  /* bytes not yet given to expat: while suspended, or carried over
                                from a parser that was renewed */
     size_t kept_off;
@@ -277,24 +278,53 @@ void st_xml_stream_thread_cleanup(void)
    With many busy streams one parser's tables then stay in cache, and an idle stream holds none.
    The parser's mapping and accounting travel with it. ---- */
 
+/* A stream header as the parser sees it: "prefix\0local\0" and the declarations. Streams whose
+   header equals the spare's when it opens share the spare's object, so that the check on every
+   feed is one pointer comparison rather than string comparisons in cold memory. */
+struct st_xml_sig {
+    unsigned refs;
+    size_t len;
+    char data[];
+};
+
 struct st_xml_spare {
     XML_Parser parser; /* NULL when lent out or not made yet */
     char *region;
     size_t region_used;
     size_t expat_mem;
     int64_t fed;
-    char *prefix; /* the stream header it is primed with */
-    char *local;
-    struct st_strbuf decls;
+    struct st_xml_sig *sig; /* the stream header it is primed with */
 };
 
 static _Thread_local struct st_xml_spare st_spare;
 
-static bool st_spare_matches(const struct st_xml_stream *s)
+static void st_sig_unref(struct st_xml_sig **sp)
 {
-    return st_spare.local != NULL && s->local != NULL && strcmp(st_spare.prefix, s->prefix) == 0 &&
-           strcmp(st_spare.local, s->local) == 0 && st_spare.decls.len == s->decls.len &&
-           (s->decls.len == 0 || memcmp(st_spare.decls.data, s->decls.data, s->decls.len) == 0);
+    struct st_xml_sig *sig = *sp;
+    *sp = NULL;
+    if (sig != NULL && --sig->refs == 0)
+        free(sig);
+}
+
+/* The signature of s's stream header, just opened. */
+static struct st_xml_sig *st_sig_of(const struct st_xml_stream *s)
+{
+    size_t lp = strlen(s->prefix) + 1, ll = strlen(s->local) + 1, len = lp + ll + s->decls.len;
+    struct st_xml_sig *sig = st_spare.sig;
+    if (sig != NULL && sig->len == len && memcmp(sig->data, s->prefix, lp) == 0 &&
+        memcmp(sig->data + lp, s->local, ll) == 0 &&
+        (s->decls.len == 0 || memcmp(sig->data + lp + ll, s->decls.data, s->decls.len) == 0)) {
+        sig->refs++;
+        return sig;
+    }
+    sig = st_malloc(sizeof(*sig) + len);
+    sig->refs = 1;
+    sig->len = len;
+    memcpy(sig->data, s->prefix, lp);
+    memcpy(sig->data + lp, s->local, ll);
+    if (s->decls.len > 0)
+        memcpy(sig->data + lp + ll, s->decls.data, s->decls.len);
+    return sig;
 }
 
 /* ---- errors ---- */
@@ -552,6 +582,9 @@ static void XMLCALL st_xml_on_start(void *ud, const XML_Char *name, const XML_Ch
     s->prefix = st_strdup(q.prefix);
     free(s->local);
     s->local = st_strndup(q.local, q.local_len);
+    st_sig_unref(&s->sig);
+    if (s->share)
+        s->sig = st_sig_of(s);
     struct st_arena *arena;
     el = st_xml_finish(s, el, &arena);
     if (s->cbs.open_cb != NULL)
@@ -795,16 +828,14 @@ static void st_spare_free(void)
         struct st_xml_stream holder = {.parser = st_spare.parser, .region = st_spare.region};
         st_xml_free_parser(&holder);
     }
-    free(st_spare.prefix);
-    free(st_spare.local);
-    st_strbuf_free(&st_spare.decls);
+    st_sig_unref(&st_spare.sig);
     st_spare = (struct st_xml_spare){0};
 }
 
 /* Takes the spare parser if it was primed with s's stream header. */
 static bool st_xml_borrow(struct st_xml_stream *s)
 {
-    if (st_spare.parser == NULL || !s->share || !st_spare_matches(s))
+    if (st_spare.parser == NULL || s->sig == NULL || s->sig != st_spare.sig)
         return false;
     ST_ASSERT(s->parser == NULL && s->region == NULL);
     s->parser = st_spare.parser;
@@ -824,23 +855,19 @@ static bool st_xml_borrow(struct st_xml_stream *s)
    becomes the spare, or is freed if a spare for the same header is already there. */
 static void st_xml_lend(struct st_xml_stream *s)
 {
-    if (!s->share || s->parser == NULL || s->status != ST_XML_STREAM_OK || s->depth != 1 ||
-        s->build != NULL || s->kept.len > 0 || s->expat_suspended || s->end_deferred ||
-        s->local == NULL || st_xml_unparsed(s) != 0)
+    if (!s->share || s->sig == NULL || s->parser == NULL || s->status != ST_XML_STREAM_OK ||
+        s->depth != 1 || s->build != NULL || s->kept.len > 0 || s->expat_suspended ||
+        s->end_deferred || st_xml_unparsed(s) != 0)
         return;
     if (st_spare.parser != NULL) {
-        if (st_spare_matches(s))
+        if (s->sig == st_spare.sig)
             st_xml_free_parser(s);
         return;
     }
-    if (!st_spare_matches(s)) {
-        free(st_spare.prefix);
-        free(st_spare.local);
-        st_spare.prefix = st_strdup(s->prefix);
-        st_spare.local = st_strdup(s->local);
-        st_strbuf_reset(&st_spare.decls);
-        if (s->decls.len > 0)
-            st_strbuf_append(&st_spare.decls, s->decls.data, s->decls.len);
+    if (s->sig != st_spare.sig) {
+        st_sig_unref(&st_spare.sig);
+        st_spare.sig = s->sig;
+        s->sig->refs++;
     }
     st_spare.parser = s->parser;
     st_spare.region = s->region;
@@ -1021,6 +1048,7 @@ static void st_xml_stream_destroy(struct st_xml_stream *s)
     free(s->prefix);
     free(s->local);
     st_strbuf_free(&s->decls);
+    st_sig_unref(&s->sig);
     free(s);
 }
 
@@ -1038,6 +1066,8 @@ struct st_xml_stream *st_xml_stream_new(const struct st_xml_stream_limits *limit
 void st_xml_stream_share_parser(struct st_xml_stream *s, bool on)
 {
     s->share = on;
+    if (!on)
+        st_sig_unref(&s->sig);
 }
 
 void st_xml_stream_set_limits(struct st_xml_stream *s, const struct st_xml_stream_limits *limits)
@@ -1200,6 +1230,7 @@ void st_xml_stream_reset(struct st_xml_stream *s)
     free(s->local);
     s->local = NULL;
     st_strbuf_free(&s->decls);
+    st_sig_unref(&s->sig);
     s->status = ST_XML_STREAM_OK;
     s->halt = ST_HALT_NONE;
     s->depth = 0;

@@ -103,7 +103,8 @@ bool st_xml_stream_compact(struct st_xml_stream *s);
    busy streams then keep one parser's memory in cache rather than one each, and a stream between
    stanzas holds none. Off, the stream keeps its own parser until st_xml_stream_compact(). Either
    way the stream parses the same; parse errors of a shared parser give the byte offset in the
-   stream instead of expat's line and column, which would count other streams' bytes. */
+   stream instead of expat's line and column, which would count other streams' bytes. Turned on
+   after the stream header arrived, sharing starts with the next header. */
 void st_xml_stream_share_parser(struct st_xml_stream *s, bool on);
 
 /* Frees the stream and sets *s to NULL (NULL is a no-op). From inside a callback the memory is
