@@ -77,19 +77,13 @@ static void st_send_unavailable_to(struct st_host *h, const char *user, const ch
 
 /* ---- subscription stanzas ----
 
-   Each one loads the row, applies Appendix A and stores the result, asynchronously. Two of them
-   processed at once would both start from the same row and the last store would win (a roster
-   remove sends unsubscribe and unsubscribed back to back), so a user's subscription stanzas are
-   taken one at a time in arrival order: while one runs, the others wait in the user's lane until
-   its store is done. The lane is per user rather than per contact so that the count of waiting
-   requests checked against max_pending_in is exact as well. */
-
-#define ST_SUB_LANE_MAX 1000     /* stanzas waiting behind one user's */
-#define ST_SUB_WAITING_MAX 20000 /* waiting in all lanes */
+   Each one loads the row, applies Appendix A and stores the result, asynchronously, in its
+   user's lane (roster.h) so that no other change of the same row overlaps it (a roster remove
+   sends unsubscribe and unsubscribed back to back). */
 
 struct st_sub_job {
-    struct st_sub_job *next; /* in its lane, while waiting */
-    char *host;              /* by name: the module instance may be unloaded meanwhile */
+    struct st_roster_turn turn; /* in the lane of user_bare */
+    char *host;                 /* by name: the module instance may be unloaded meanwhile */
     long long max_items;
     long long max_pending_in;
     struct st_session *held; /* the sending session (outbound) or NULL */
@@ -103,16 +97,6 @@ struct st_sub_job {
     struct st_roster_item item;
     struct st_sub_effect eff;
 };
-
-/* The stanzas of one user waiting behind the one being processed. */
-struct st_sub_lane {
-    struct st_sub_job *head; /* oldest first */
-    struct st_sub_job **tail;
-    size_t waiting;
-};
-
-static struct st_hash *st_sub_lanes; /* user's bare JID -> lane, while one of its stanzas runs */
-static size_t st_sub_waiting;        /* in all lanes */
 
 static void st_sub_job_free(struct st_sub_job *j)
 {
@@ -129,20 +113,10 @@ static void st_sub_job_free(struct st_sub_job *j)
     free(j);
 }
 
-/* Frees the jobs waiting in the lane (they were never started). */
-static void st_sub_lane_drop(struct st_sub_lane *lane)
+/* The lane dropped the stanza before its turn: nothing to answer. */
+static void st_sub_drop(void *ctx)
 {
-    if (lane->waiting > 0)
-        st_warn("roster: %zu waiting subscription stanza(s) dropped: host, module or storage gone",
-                lane->waiting);
-    while (lane->head != NULL) {
-        struct st_sub_job *w = lane->head;
-        lane->head = w->next;
-        st_sub_job_free(w);
-    }
-    st_sub_waiting -= lane->waiting;
-    lane->waiting = 0;
-    lane->tail = &lane->head;
+    st_sub_job_free(ctx);
 }
 
 /* Answers a subscription stanza with an error: to the sending session (outbound), or from the
@@ -200,36 +174,19 @@ static void st_sub_effects(struct st_sub_job *j)
 
 static st_roster_item_cb st_sub_loaded;
 
-static void st_sub_run(struct st_sub_job *j)
+static void st_sub_run(void *ctx)
 {
+    struct st_sub_job *j = ctx;
     /* subscribe and subscribed may add the contact to the roster: its size is checked */
     bool count =
         j->outbound && (j->type == ST_SUBTYPE_SUBSCRIBE || j->type == ST_SUBTYPE_SUBSCRIBED);
     st_roster_load_item(j->host, j->user, j->contact, count, st_sub_loaded, j);
 }
 
-/* Ends j and starts the next stanza of its user's lane, if any. */
+/* Ends j and starts the next change of its user's lane, if any. */
 static void st_sub_done(struct st_sub_job *j)
 {
-    struct st_sub_lane *lane = st_hash_get(st_sub_lanes, j->user_bare);
-    ST_ASSERT(lane != NULL);
-    struct st_sub_job *next = lane->head;
-    /* at shutdown or after the host went with a reload, nothing is started any more */
-    if (next != NULL && st_server->store != NULL && st_server_host(next->host) != NULL) {
-        lane->head = next->next;
-        if (lane->head == NULL)
-            lane->tail = &lane->head;
-        lane->waiting--;
-        st_sub_waiting--;
-        next->next = NULL;
-        st_sub_run(next);
-    } else {
-        st_sub_lane_drop(lane);
-        st_hash_remove(st_sub_lanes, j->user_bare);
-        free(lane);
-        if (st_hash_count(st_sub_lanes) == 0)
-            st_hash_free(&st_sub_lanes);
-    }
+    st_roster_turn_done(&j->turn);
     st_sub_job_free(j);
 }
 
@@ -367,49 +324,18 @@ static void st_sub_start(struct st_module *m, struct st_session *held, struct st
     j->contact = st_strdup(contact);
     j->type = type;
     j->outbound = outbound;
-    struct st_sub_lane *lane = st_sub_lanes != NULL ? st_hash_get(st_sub_lanes, user_bare) : NULL;
-    if (lane == NULL) {
-        lane = st_calloc(1, sizeof(*lane));
-        lane->tail = &lane->head;
-        if (st_sub_lanes == NULL)
-            st_sub_lanes = st_hash_new();
-        st_hash_set(st_sub_lanes, user_bare, lane);
-        st_sub_run(j);
-        return;
-    }
-    if (lane->waiting >= ST_SUB_LANE_MAX || st_sub_waiting >= ST_SUB_WAITING_MAX) {
-        st_warn("roster: too many subscription stanzas wait for %s: one of %s refused", user_bare,
-                contact);
+    j->turn = (struct st_roster_turn){
+        .host = j->host, .key = j->user_bare, .run = st_sub_run, .drop = st_sub_drop, .ctx = j};
+    if (!st_roster_turn_enter(&j->turn)) {
         st_sub_error(j, ST_ERR_RESOURCE_CONSTRAINT, NULL);
         st_sub_job_free(j);
-        return;
-    }
-    *lane->tail = j;
-    lane->tail = &j->next;
-    lane->waiting++;
-    st_sub_waiting++;
-}
-
-void st_roster_presence_unload(struct st_module *m)
-{
-    if (st_sub_lanes == NULL)
-        return;
-    const char *host = st_module_host_name(m);
-    struct st_hash_iter it;
-    void *value;
-    st_hash_iter_init(st_sub_lanes, &it);
-    while (st_hash_iter_next(&it, NULL, &value)) {
-        struct st_sub_lane *lane = value;
-        /* a lane's stanzas are all for one user, hence one host */
-        if (lane->head != NULL && strcmp(lane->head->host, host) == 0)
-            st_sub_lane_drop(lane);
     }
 }
 
 /* ---- probes and contacts' presence ---- */
 
 struct st_in_job {
-    struct st_module *m;
+    char *host; /* by name: the module instance may be unloaded meanwhile */
     struct st_session *held;
     struct st_stanza *st;
     char *user;
@@ -422,6 +348,7 @@ static void st_in_job_free(struct st_in_job *j)
         st_session_unref(&j->held);
     }
     st_stanza_unref(&j->st);
+    free(j->host);
     free(j->user);
     free(j);
 }
@@ -443,9 +370,12 @@ static void st_in_loaded(void *ctx, struct st_roster_item *item, size_t count, c
 {
     (void)count;
     struct st_in_job *j = ctx;
-    struct st_host *h = st_module_host(j->m);
+    /* the host may have gone with a reload meanwhile (and every host at shutdown) */
+    struct st_host *h = err == NULL ? st_server_host(j->host) : NULL;
     if (err != NULL) {
         st_warn("roster: presence check for %s failed: %s", j->user, err);
+    } else if (h == NULL) {
+        /* nobody left to tell */
     } else if (j->st->type == NULL || st_is(j->st, "unavailable")) {
         /* a contact's presence reaches the user only with a 'to' subscription; here also an
            unavailable presence from the contact's bare JID, the answer to a probe when the
@@ -479,7 +409,7 @@ static void st_in_loaded(void *ctx, struct st_roster_item *item, size_t count, c
 static void st_in_start(struct st_module *m, struct st_event *ev)
 {
     struct st_in_job *j = st_calloc(1, sizeof(*j));
-    j->m = m;
+    j->host = st_strdup(st_module_host_name(m));
     if (ev->origin != NULL) {
         j->held = ev->origin;
         st_session_ref(j->held);
@@ -571,7 +501,7 @@ static enum st_hook_result st_presence_outbound(struct st_event *ev, void *data)
 /* ---- broadcast ---- */
 
 struct st_bcast {
-    struct st_module *m;
+    char *host; /* by name: the module instance may be unloaded meanwhile */
     struct st_session *s;
     bool held;
     struct st_stanza *presence; /* what goes out, 'from' the session's full JID */
@@ -589,6 +519,7 @@ static void st_bcast_free(struct st_bcast *b)
     st_session_unref(&b->s);
     st_stanza_unref(&b->presence);
     st_hash_free(&b->directed);
+    free(b->host);
     free(b->user);
     free(b->full);
     free(b);
@@ -597,9 +528,11 @@ static void st_bcast_free(struct st_bcast *b)
 static void st_bcast_rows(void *ctx, const struct st_store_result *res, const char *err)
 {
     struct st_bcast *b = ctx;
-    struct st_host *h = st_module_host(b->m);
-    if (err != NULL) {
-        st_warn("roster: presence broadcast of %s failed: %s", b->full, err);
+    /* the host may have gone with a reload meanwhile (and every host at shutdown) */
+    struct st_host *h = err == NULL ? st_server_host(b->host) : NULL;
+    if (err != NULL || h == NULL) {
+        if (err != NULL)
+            st_warn("roster: presence broadcast of %s failed: %s", b->full, err);
         st_bcast_free(b);
         return;
     }
@@ -647,7 +580,7 @@ static void st_bcast_start(struct st_module *m, struct st_session *s, struct st_
                            bool initial, bool unavailable)
 {
     struct st_bcast *b = st_calloc(1, sizeof(*b));
-    b->m = m;
+    b->host = st_strdup(st_module_host_name(m));
     b->s = s;
     st_session_ref(s);
     if (st_session_is_open(s)) {
@@ -664,7 +597,7 @@ static void st_bcast_start(struct st_module *m, struct st_session *s, struct st_
         b->directed = rs->directed;
         rs->directed = st_hash_new();
     }
-    const char *params[] = {st_module_host_name(m), b->user};
+    const char *params[] = {b->host, b->user};
     st_store_query(st_server->store,
                    "SELECT jid, sub, pending_in, pending_status FROM roster_items WHERE host = $1"
                    " AND username = $2 AND (sub > 0 OR pending_in = 1)",

@@ -236,6 +236,104 @@ void st_roster_store_item(const char *host, const char *user, const struct st_ro
                    key, st_roster_store_write, w);
 }
 
+/* ---- lanes: one change at a time per user (roster.h) ---- */
+
+#define ST_ROSTER_LANE_MAX 1000     /* changes waiting behind one user's */
+#define ST_ROSTER_WAITING_MAX 20000 /* waiting in all lanes */
+
+/* The changes of one user waiting behind the one that runs. */
+struct st_roster_lane {
+    struct st_roster_turn *head; /* oldest first */
+    struct st_roster_turn **tail;
+    size_t waiting;
+};
+
+static struct st_hash *st_roster_lanes; /* user's bare JID -> lane, while one of its changes runs */
+static size_t st_roster_waiting;        /* in all lanes */
+
+/* Drops the changes waiting in the lane (they were never started). */
+static void st_roster_lane_drop(struct st_roster_lane *lane)
+{
+    if (lane->waiting > 0)
+        st_warn("roster: %zu waiting roster change(s) dropped: host, module or storage gone",
+                lane->waiting);
+    st_roster_waiting -= lane->waiting;
+    lane->waiting = 0;
+    /* unlinked first: a drop callback frees the job that holds its turn */
+    struct st_roster_turn *t = lane->head;
+    lane->head = NULL;
+    lane->tail = &lane->head;
+    while (t != NULL) {
+        struct st_roster_turn *next = t->next;
+        t->drop(t->ctx);
+        t = next;
+    }
+}
+
+bool st_roster_turn_enter(struct st_roster_turn *t)
+{
+    t->next = NULL;
+    struct st_roster_lane *lane =
+        st_roster_lanes != NULL ? st_hash_get(st_roster_lanes, t->key) : NULL;
+    if (lane == NULL) {
+        lane = st_calloc(1, sizeof(*lane));
+        lane->tail = &lane->head;
+        if (st_roster_lanes == NULL)
+            st_roster_lanes = st_hash_new();
+        st_hash_set(st_roster_lanes, t->key, lane);
+        t->run(t->ctx);
+        return true;
+    }
+    if (lane->waiting >= ST_ROSTER_LANE_MAX || st_roster_waiting >= ST_ROSTER_WAITING_MAX) {
+        st_warn("roster: too many roster changes wait for %s: one more refused", t->key);
+        return false;
+    }
+    *lane->tail = t;
+    lane->tail = &t->next;
+    lane->waiting++;
+    st_roster_waiting++;
+    return true;
+}
+
+void st_roster_turn_done(struct st_roster_turn *t)
+{
+    struct st_roster_lane *lane = st_hash_get(st_roster_lanes, t->key);
+    ST_ASSERT(lane != NULL);
+    struct st_roster_turn *next = lane->head;
+    /* at shutdown or after the host went with a reload, nothing is started any more */
+    if (next != NULL && st_server->store != NULL && st_server_host(next->host) != NULL) {
+        lane->head = next->next;
+        if (lane->head == NULL)
+            lane->tail = &lane->head;
+        lane->waiting--;
+        st_roster_waiting--;
+        next->next = NULL;
+        next->run(next->ctx);
+        return;
+    }
+    /* out of the map before the drops: none of them may find the lane again */
+    st_hash_remove(st_roster_lanes, t->key);
+    if (st_hash_count(st_roster_lanes) == 0)
+        st_hash_free(&st_roster_lanes);
+    st_roster_lane_drop(lane);
+    free(lane);
+}
+
+void st_roster_turns_drop_host(const char *host)
+{
+    if (st_roster_lanes == NULL)
+        return;
+    struct st_hash_iter it;
+    void *value;
+    st_hash_iter_init(st_roster_lanes, &it);
+    while (st_hash_iter_next(&it, NULL, &value)) {
+        struct st_roster_lane *lane = value;
+        /* a lane's changes are all for one user, hence one host */
+        if (lane->head != NULL && strcmp(lane->head->host, host) == 0)
+            st_roster_lane_drop(lane);
+    }
+}
+
 /* ---- XML ---- */
 
 struct st_roster_xml_ctx {
@@ -298,10 +396,12 @@ void st_roster_push(struct st_host *h, const char *user, const struct st_roster_
 
 /* A roster request from one session of the account, held until storage answers. */
 struct st_roster_req {
-    struct st_module *m;
+    struct st_roster_turn turn; /* set: in the lane of the account's bare JID */
+    char *host;                 /* by name: the module instance may be unloaded meanwhile */
+    long long max_items;
     struct st_session *s;
     struct st_stanza *iq;
-    char *ver;            /* get: the client's ver, or NULL */
+    char *ver; /* get: the client's ver, or NULL */
     struct st_roster_item item;
     bool remove;
 };
@@ -309,7 +409,8 @@ struct st_roster_req {
 static struct st_roster_req *st_roster_req_new(struct st_module *m, struct st_event *ev)
 {
     struct st_roster_req *r = st_calloc(1, sizeof(*r));
-    r->m = m;
+    r->host = st_strdup(st_module_host_name(m));
+    r->max_items = ((const struct st_roster_conf *)st_module_get_data(m))->max_items;
     r->s = ev->origin;
     st_session_ref(r->s);
     st_session_hold(r->s);
@@ -322,6 +423,7 @@ static void st_roster_req_free(struct st_roster_req *r)
     st_session_release(r->s);
     st_session_unref(&r->s);
     st_stanza_unref(&r->iq);
+    free(r->host);
     free(r->ver);
     st_roster_item_clear(&r->item);
     free(r);
@@ -338,7 +440,7 @@ static void st_roster_req_error(struct st_roster_req *r, enum st_stanza_error co
 
 static const char *st_roster_host(const struct st_roster_req *r)
 {
-    return st_module_host_name(r->m);
+    return r->host;
 }
 
 /* Only the account itself may touch its roster (RFC 6121 §2.1.5). */
@@ -424,29 +526,40 @@ static enum st_hook_result st_roster_get(struct st_event *ev, void *data)
     return ST_HOOK_HANDLED;
 }
 
+/* Ends a roster set or remove: the next change of the user's lane may start. */
+static void st_roster_set_finish(struct st_roster_req *r)
+{
+    st_roster_turn_done(&r->turn);
+    st_roster_req_free(r);
+}
+
 static void st_roster_set_stored(void *ctx, const char *ver, const char *err)
 {
     struct st_roster_req *r = ctx;
     if (err != NULL) {
         st_warn("roster: set for %s failed: %s", r->s->jid->bare, err);
         st_roster_req_error(r, ST_ERR_INTERNAL_SERVER_ERROR, NULL);
-        st_roster_req_free(r);
+        st_roster_set_finish(r);
         return;
     }
     struct st_stanza *reply = st_stanza_iq_result(r->iq);
     st_session_send(r->s, reply);
     st_stanza_unref(&reply);
-    st_roster_push(st_module_host(r->m), r->s->jid->local, &r->item, r->remove, ver);
-    st_roster_req_free(r);
+    /* the host may have gone with a reload meanwhile */
+    struct st_host *h = st_server_host(r->host);
+    if (h != NULL)
+        st_roster_push(h, r->s->jid->local, &r->item, r->remove, ver);
+    st_roster_set_finish(r);
 }
 
 /* Removing a contact cancels both directions (RFC 6121 §2.5.2). */
 static void st_roster_remove_cancel(struct st_roster_req *r, const struct st_roster_state *old)
 {
     const char *user = r->s->jid->bare;
-    if (old->sub & ST_SUB_FROM) {
-        for (struct st_session *s = st_sm_user_sessions(st_module_host(r->m), r->s->jid->local);
-             s != NULL; s = s->next_of_user) {
+    struct st_host *h = st_server_host(r->host);
+    if ((old->sub & ST_SUB_FROM) && h != NULL) {
+        for (struct st_session *s = st_sm_user_sessions(h, r->s->jid->local); s != NULL;
+             s = s->next_of_user) {
             if (!s->available)
                 continue;
             struct st_stanza *u = st_roster_presence_new("unavailable", s->jid->full, r->item.jid);
@@ -474,17 +587,16 @@ static void st_roster_set_loaded(void *ctx, struct st_roster_item *stored, size_
                                  const char *err)
 {
     struct st_roster_req *r = ctx;
-    const struct st_roster_conf *conf = st_module_get_data(r->m);
     if (err != NULL) {
         st_warn("roster: load for %s failed: %s", r->s->jid->bare, err);
         st_roster_req_error(r, ST_ERR_INTERNAL_SERVER_ERROR, NULL);
-        st_roster_req_free(r);
+        st_roster_set_finish(r);
         return;
     }
     if (r->remove) {
         if (!stored->found || !stored->state.listed) {
             st_roster_req_error(r, ST_ERR_ITEM_NOT_FOUND, NULL);
-            st_roster_req_free(r);
+            st_roster_set_finish(r);
             return;
         }
         st_roster_remove_cancel(r, &stored->state);
@@ -492,11 +604,11 @@ static void st_roster_set_loaded(void *ctx, struct st_roster_item *stored, size_
                              st_roster_set_stored, r);
         return;
     }
-    if (!stored->state.listed && count >= (size_t)conf->max_items) {
+    if (!stored->state.listed && count >= (size_t)r->max_items) {
         char text[96];
-        snprintf(text, sizeof(text), "the roster is full (at most %lld items)", conf->max_items);
+        snprintf(text, sizeof(text), "the roster is full (at most %lld items)", r->max_items);
         st_roster_req_error(r, ST_ERR_NOT_ALLOWED, text);
-        st_roster_req_free(r);
+        st_roster_set_finish(r);
         return;
     }
     r->item.state = stored->state;
@@ -505,6 +617,22 @@ static void st_roster_set_loaded(void *ctx, struct st_roster_item *stored, size_
     stored->pending_status = NULL;
     st_roster_store_item(st_roster_host(r), r->s->jid->local, &r->item, false,
                          st_roster_set_stored, r);
+}
+
+/* The set's turn in the user's lane: the row is loaded now. */
+static void st_roster_set_run(void *ctx)
+{
+    struct st_roster_req *r = ctx;
+    st_roster_load_item(st_roster_host(r), r->s->jid->local, r->item.jid, !r->remove,
+                        st_roster_set_loaded, r);
+}
+
+/* The lane dropped the set before its turn (module, host or storage gone). */
+static void st_roster_set_drop(void *ctx)
+{
+    struct st_roster_req *r = ctx;
+    st_roster_req_error(r, ST_ERR_SERVICE_UNAVAILABLE, NULL);
+    st_roster_req_free(r);
 }
 
 /* Checks a roster set (RFC 6121 §2.3.3) and fills item; returns false after answering. */
@@ -576,8 +704,15 @@ static enum st_hook_result st_roster_set(struct st_event *ev, void *data)
     struct st_roster_req *r = st_roster_req_new(data, ev);
     r->item = item;
     r->remove = remove;
-    st_roster_load_item(st_roster_host(r), r->s->jid->local, r->item.jid, !remove,
-                        st_roster_set_loaded, r);
+    r->turn = (struct st_roster_turn){.host = r->host,
+                                      .key = r->s->jid->bare,
+                                      .run = st_roster_set_run,
+                                      .drop = st_roster_set_drop,
+                                      .ctx = r};
+    if (!st_roster_turn_enter(&r->turn)) {
+        st_roster_req_error(r, ST_ERR_RESOURCE_CONSTRAINT, NULL);
+        st_roster_req_free(r);
+    }
     return ST_HOOK_HANDLED;
 }
 
@@ -602,7 +737,7 @@ static const char *const st_roster_xeps[] = {"RFC 6121", "XEP-0237", NULL};
 
 static void st_roster_unload(struct st_module *m)
 {
-    st_roster_presence_unload(m);
+    st_roster_turns_drop_host(st_module_host_name(m));
 }
 
 const struct st_module_desc st_mod_roster = {

@@ -80,6 +80,38 @@ typedef void st_roster_stored_cb(void *ctx, const char *ver, const char *err);
 void st_roster_store_item(const char *host, const char *user, const struct st_roster_item *item,
                           bool remove, st_roster_stored_cb *cb, void *ctx);
 
+/* ---- one change at a time per user ----
+
+   A roster set or remove, an admin change and a subscription stanza each load a row, change some
+   of its columns and store the whole row. Two of them for the same user at once would both start
+   from the same row and the last store would win, so every such change takes a turn in the
+   user's lane and runs alone: the next one loads only once the previous store is done. The lane is
+   per user rather than per contact so that counts over the user's rows (max_items,
+   max_pending_in) are exact as well. */
+
+typedef void st_roster_turn_cb(void *ctx);
+
+/* A change's place in its user's lane, kept inside the job that owns ctx. */
+struct st_roster_turn {
+    const char *host;        /* borrowed from the job: the served host, by name */
+    const char *key;         /* borrowed from the job: the user's bare JID, the lane's key */
+    st_roster_turn_cb *run;  /* its turn came: start, and call st_roster_turn_done once over */
+    st_roster_turn_cb *drop; /* never started (host, module or storage gone): answer, free ctx */
+    void *ctx;
+    struct st_roster_turn *next; /* the lane's own, while waiting */
+};
+
+/* Calls t->run(t->ctx) inside the call when no change of the user runs, else queues t behind the
+   others. Returns false (after a warning; t untouched: the caller answers and frees) when too
+   many changes wait already. */
+bool st_roster_turn_enter(struct st_roster_turn *t);
+/* Ends the running change t (stored or failed) and starts the next of its lane, or, at shutdown
+   or once the host has gone, drops the waiting ones. Call before freeing t's job. */
+void st_roster_turn_done(struct st_roster_turn *t);
+/* Drops the changes of host still waiting for their turn; the running one of each user finishes
+   on its own. For the roster module's unload. */
+void st_roster_turns_drop_host(const char *host);
+
 /* Sends a roster push of item (subscription='remove' when removed) to every interested session of
    the user. Not listed items are not pushed unless removed. */
 void st_roster_push(struct st_host *h, const char *user, const struct st_roster_item *item,
@@ -91,8 +123,5 @@ struct st_stanza *st_roster_presence_new(const char *type, const char *from, con
 
 /* Registers the presence and subscription hooks (presence.c). */
 int st_roster_presence_load(struct st_module *m);
-/* Drops the subscription stanzas of the module's host still waiting for their turn (presence.c);
-   the one being processed for a user finishes on its own. For the module's unload. */
-void st_roster_presence_unload(struct st_module *m);
 
 #endif

@@ -91,7 +91,9 @@ void st_roster_admin_list(const char *host, const char *user, st_roster_list_cb 
 /* ---- changes ---- */
 
 struct st_roster_admin_req {
+    struct st_roster_turn turn; /* in the lane of user@host */
     char *host, *user;
+    char *user_bare;            /* the lane's key */
     struct st_roster_item item; /* what is stored */
     struct st_roster_state old; /* what was stored before */
     bool remove;
@@ -104,12 +106,15 @@ static void st_roster_admin_req_free(struct st_roster_admin_req **rp)
     struct st_roster_admin_req *r = *rp;
     st_free(&r->host);
     st_free(&r->user);
+    st_free(&r->user_bare);
     st_roster_item_clear(&r->item);
     st_free(rp);
 }
 
+/* Ends a change that had its turn: the next change of the user's lane may start. */
 static void st_roster_admin_finish(struct st_roster_admin_req *r, const char *err)
 {
+    st_roster_turn_done(&r->turn);
     r->cb(r->ctx, err);
     st_roster_admin_req_free(&r);
 }
@@ -235,6 +240,31 @@ static void st_roster_admin_loaded(void *ctx, struct st_roster_item *stored, siz
     st_roster_store_item(r->host, r->user, &r->item, false, st_roster_admin_stored, r);
 }
 
+/* The change's turn in the user's lane: the row is loaded now. */
+static void st_roster_admin_run(void *ctx)
+{
+    struct st_roster_admin_req *r = ctx;
+    st_roster_load_item(r->host, r->user, r->item.jid, !r->remove, st_roster_admin_loaded, r);
+}
+
+/* A change that never had its turn: the caller still learns why. */
+static void st_roster_admin_refuse(struct st_roster_admin_req *r, const char *err)
+{
+    r->cb(r->ctx, err);
+    st_roster_admin_req_free(&r);
+}
+
+static void st_roster_admin_drop(void *ctx)
+{
+    st_roster_admin_refuse(ctx, ST_ROSTER_ERR_DROPPED);
+}
+
+static void st_roster_admin_refused(void *ctx, const struct st_store_result *res, const char *err)
+{
+    (void)res;
+    st_roster_admin_refuse(ctx, err);
+}
+
 static struct st_roster_admin_req *st_roster_admin_req_new(const char *host, const char *user,
                                                            const char *contact,
                                                            st_roster_admin_cb *cb, void *ctx)
@@ -242,10 +272,25 @@ static struct st_roster_admin_req *st_roster_admin_req_new(const char *host, con
     struct st_roster_admin_req *r = st_calloc(1, sizeof(*r));
     r->host = st_strdup(host);
     r->user = st_strdup(user);
+    if (asprintf(&r->user_bare, "%s@%s", user, host) < 0)
+        st_fatal("out of memory");
     r->item.jid = st_strdup(contact);
     r->cb = cb;
     r->ctx = ctx;
+    r->turn = (struct st_roster_turn){.host = r->host,
+                                      .key = r->user_bare,
+                                      .run = st_roster_admin_run,
+                                      .drop = st_roster_admin_drop,
+                                      .ctx = r};
     return r;
+}
+
+/* Waits for the turn of r in the user's lane; a full lane is reported from the loop, as cb never
+   runs inside the caller's call. */
+static void st_roster_admin_enter(struct st_roster_admin_req *r)
+{
+    if (!st_roster_turn_enter(&r->turn))
+        st_store_fail(st_server->store, ST_ROSTER_ERR_BUSY, st_roster_admin_refused, r);
 }
 
 void st_roster_admin_set(const char *host, const char *user, const char *contact, const char *name,
@@ -255,7 +300,7 @@ void st_roster_admin_set(const char *host, const char *user, const char *contact
     r->item.name = name != NULL && *name != '\0' ? st_strdup(name) : NULL;
     r->item.grps = st_strdup(grps != NULL ? grps : "");
     r->item.state.sub = sub & 3u;
-    st_roster_load_item(host, user, contact, true, st_roster_admin_loaded, r);
+    st_roster_admin_enter(r);
 }
 
 void st_roster_admin_remove(const char *host, const char *user, const char *contact,
@@ -264,5 +309,5 @@ void st_roster_admin_remove(const char *host, const char *user, const char *cont
     struct st_roster_admin_req *r = st_roster_admin_req_new(host, user, contact, cb, ctx);
     r->item.grps = st_strdup("");
     r->remove = true;
-    st_roster_load_item(host, user, contact, false, st_roster_admin_loaded, r);
+    st_roster_admin_enter(r);
 }

@@ -11,6 +11,10 @@
 /* Errors the callbacks below report besides storage failures (compare with strcmp). */
 #define ST_ROSTER_ERR_NOT_FOUND "no such contact in the roster"
 #define ST_ROSTER_ERR_FULL "the roster is full"
+/* Too many roster changes of the user wait for their turn (roster.h). */
+#define ST_ROSTER_ERR_BUSY "too many roster changes are waiting for this user"
+/* The change waited for its turn and was dropped: host, module or storage gone. */
+#define ST_ROSTER_ERR_DROPPED "the roster change was dropped: host, module or storage gone"
 
 /* Whether the roster module is loaded on the served host (prepared name). */
 bool st_roster_admin_enabled(const char *host);
@@ -24,6 +28,10 @@ typedef void st_roster_list_cb(void *ctx, size_t n, const struct st_roster_item 
 void st_roster_admin_list(const char *host, const char *user, st_roster_list_cb *cb, void *ctx);
 
 typedef void st_roster_admin_cb(void *ctx, const char *err);
+
+/* Both changes below take their turn in the user's lane (roster.h) like a client's roster set:
+   ST_ROSTER_ERR_BUSY when too many changes of the user wait already, ST_ROSTER_ERR_DROPPED when the
+   change was dropped while waiting. */
 
 /* Sets the item for the contact's bare JID in the roster of user@host: name (NULL: none), groups
    (encoded as subscription.h says, NULL: none) and subscription (ST_SUB_* bits), replacing what was
