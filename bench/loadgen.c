@@ -768,8 +768,6 @@ static bool st_lg_start_tls(struct st_lg_sess *s)
     if (!ssl)
         return false;
     SSL_set_tlsext_host_name(ssl, lg->o.domain);
-    /* one read takes every record that arrived, not a header and a body per record */
-    SSL_set_read_ahead(ssl, 1);
     bufferevent_disable(s->bev, EV_READ | EV_WRITE);
     bufferevent_setcb(s->bev, NULL, NULL, NULL, NULL);
     /* the plain bufferevent was made without BEV_OPT_CLOSE_ON_FREE: the socket survives */
