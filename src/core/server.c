@@ -22,6 +22,7 @@
 #include "lib/mem.h"
 #include "net/listener.h"
 #include "net/tls.h"
+#include "xml/stream.h"
 
 struct st_server *st_server;
 
@@ -374,4 +375,6 @@ void st_server_cleanup(void)
         st_config_free(&st_server->config);
     }
     st_module_close_all();
+    /* the shared spare parser and the scratch memory of the main thread's streams */
+    st_xml_stream_thread_cleanup();
 }
