@@ -59,14 +59,20 @@ def push_item(el):
     return (it.get('jid'), it.get('subscription'), it.get('ask'))
 
 
+def take_pushes(c, n):
+    """The items of the next n roster pushes to c (answered). Other stanzas stay queued: a
+    presence may come before, between or after the pushes."""
+    out = []
+    for _ in range(n):
+        el = c.recv_match(is_push, timeout=10, skip=False)
+        c.send("<iq type='result' id='%s'/>" % el.get('id'))
+        out.append(push_item(el))
+    return out
+
+
 class Race(harness.TestCase):
     def pushes(self, c, n):
-        out = []
-        for _ in range(n):
-            el = c.recv_match(is_push, timeout=10)
-            c.send("<iq type='result' id='%s'/>" % el.get('id'))
-            out.append(push_item(el))
-        return out
+        return take_pushes(c, n)
 
     def roster_client(self, user):
         c = self.login(user)
@@ -285,13 +291,7 @@ class LaneRace(harness.TestCase):
         return lambda el: el.tag == q(NS_CLIENT, 'iq') and el.get('id') == iid
 
     def pushes(self, c, n):
-        """The items of the next n roster pushes to c (answered)."""
-        out = []
-        for _ in range(n):
-            el = c.recv_match(is_push, timeout=10, skip=False)
-            c.send("<iq type='result' id='%s'/>" % el.get('id'))
-            out.append(push_item(el))
-        return out
+        return take_pushes(c, n)
 
     def bye(self, *clients):
         for c in clients:
