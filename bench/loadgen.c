@@ -239,6 +239,16 @@ struct st_lg {
 /* ---------------------------------------------------------------------------------------- */
 /* Small helpers                                                                            */
 
+static void *st_lg_xrealloc(void *p, size_t size)
+{
+    p = realloc(p, size ? size : 1);
+    if (!p) {
+        fprintf(stderr, "loadgen: out of memory\n");
+        exit(2);
+    }
+    return p;
+}
+
 static void *st_lg_xcalloc(size_t n, size_t size)
 {
     void *p = calloc(n ? n : 1, size ? size : 1);
@@ -715,24 +725,21 @@ static void st_lg_send(struct st_lg_sess *s, const char *fmt, ...)
         return;
     }
     struct st_lg_raw *r = s->raw;
+    /* formatted straight into the queue; only a message that does not fit is formatted twice */
     va_list ap2;
     va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap2);
+    int n = vsnprintf(r->out + r->out_len, r->out_cap - r->out_len, fmt, ap);
+    if (n >= 0 && r->out_len + (size_t)n >= r->out_cap) {
+        r->out_cap = (r->out_len + (size_t)n + 1) * 2;
+        r->out = st_lg_xrealloc(r->out, r->out_cap);
+        vsnprintf(r->out + r->out_len, (size_t)n + 1, fmt, ap2);
+    }
     va_end(ap2);
+    va_end(ap);
     if (n > 0) {
-        if (r->out_len + (size_t)n + 1 > r->out_cap) {
-            r->out_cap = (r->out_len + (size_t)n + 1) * 2;
-            r->out = realloc(r->out, r->out_cap);
-            if (!r->out) {
-                fprintf(stderr, "loadgen: out of memory\n");
-                exit(2);
-            }
-        }
-        vsnprintf(r->out + r->out_len, (size_t)n + 1, fmt, ap);
         r->out_len += (size_t)n;
         st_lg_raw_queue(s);
     }
-    va_end(ap);
 }
 
 static void st_lg_user(const struct st_lg *lg, int index, char *out, size_t cap)
@@ -1158,11 +1165,7 @@ static void st_lg_raw_queue(struct st_lg_sess *s)
         return;
     if (lg->n_flush == lg->cap_flush) {
         lg->cap_flush = lg->cap_flush ? lg->cap_flush * 2 : 256;
-        lg->flush = realloc(lg->flush, lg->cap_flush * sizeof *lg->flush);
-        if (!lg->flush) {
-            fprintf(stderr, "loadgen: out of memory\n");
-            exit(2);
-        }
+        lg->flush = st_lg_xrealloc(lg->flush, lg->cap_flush * sizeof *lg->flush);
     }
     lg->flush[lg->n_flush++] = s;
     s->raw->queued = true;
@@ -1234,11 +1237,7 @@ static void st_lg_raw_readable(evutil_socket_t fd, short what, void *arg)
     for (;;) {
         if (r->in_cap - r->in_len < 16384) {
             r->in_cap = r->in_cap * 2 + 16384;
-            r->in = realloc(r->in, r->in_cap);
-            if (!r->in) {
-                fprintf(stderr, "loadgen: out of memory\n");
-                exit(2);
-            }
+            r->in = st_lg_xrealloc(r->in, r->in_cap);
         }
         int n = SSL_read(r->ssl, r->in + r->in_len, (int)(r->in_cap - r->in_len));
         if (n > 0) {
@@ -1281,11 +1280,9 @@ static void st_lg_go_raw(struct st_lg_sess *s)
     struct evbuffer *in = bufferevent_get_input(s->bev);
     r->in_len = evbuffer_get_length(in);
     r->in_cap = r->in_len + 16384;
-    r->in = malloc(r->in_cap);
-    if (!r->in) {
-        fprintf(stderr, "loadgen: out of memory\n");
-        exit(2);
-    }
+    r->in = st_lg_xrealloc(NULL, r->in_cap);
+    r->out_cap = 4096;
+    r->out = st_lg_xrealloc(NULL, r->out_cap);
     evbuffer_remove(in, r->in, r->in_len);
     r->rev = event_new(lg->base, fd, EV_READ | EV_PERSIST, st_lg_raw_readable, s);
     r->wev = event_new(lg->base, fd, EV_WRITE, st_lg_raw_writable, s);
@@ -1677,11 +1674,7 @@ static bool st_lg_chat_stanza(struct st_lg *lg, struct st_lg_sess *s, const char
     if (c->measuring && sent_ns >= c->measure_ns && (!c->stopped || sent_ns < c->stop_ns)) {
         if (c->n_lat == c->cap_lat) {
             c->cap_lat = c->cap_lat ? c->cap_lat * 2 : 65536;
-            c->lat = realloc(c->lat, c->cap_lat * sizeof *c->lat);
-            if (!c->lat) {
-                fprintf(stderr, "loadgen: out of memory\n");
-                exit(2);
-            }
+            c->lat = st_lg_xrealloc(c->lat, c->cap_lat * sizeof *c->lat);
         }
         c->lat[c->n_lat++] = (double)(now_ns - sent_ns) / 1e9;
     }

@@ -111,12 +111,18 @@ static void st_roster_admin_req_free(struct st_roster_admin_req **rp)
     st_free(rp);
 }
 
+/* Tells the caller how the change ended and frees it. */
+static void st_roster_admin_refuse(struct st_roster_admin_req *r, const char *err)
+{
+    r->cb(r->ctx, err);
+    st_roster_admin_req_free(&r);
+}
+
 /* Ends a change that had its turn: the next change of the user's lane may start. */
 static void st_roster_admin_finish(struct st_roster_admin_req *r, const char *err)
 {
     st_roster_turn_done(&r->turn);
-    r->cb(r->ctx, err);
-    st_roster_admin_req_free(&r);
+    st_roster_admin_refuse(r, err);
 }
 
 /* Routes presence of type (NULL: available) from one address to another. */
@@ -153,10 +159,7 @@ static void st_roster_admin_send_presence(struct st_host *h, const char *user, c
 static void st_roster_admin_effects(struct st_roster_admin_req *r, struct st_host *h)
 {
     const struct st_roster_state *old = &r->old, *now = &r->item.state;
-    const char *contact = r->item.jid;
-    char *bare = NULL;
-    if (asprintf(&bare, "%s@%s", r->user, r->host) < 0)
-        st_fatal("out of memory");
+    const char *contact = r->item.jid, *bare = r->user_bare;
     bool had_from = (old->sub & ST_SUB_FROM) != 0;
     bool has_from = !r->remove && (now->sub & ST_SUB_FROM) != 0;
     if (had_from && !has_from) {
@@ -176,7 +179,6 @@ static void st_roster_admin_effects(struct st_roster_admin_req *r, struct st_hos
     } else if ((now->sub & ST_SUB_TO) && !(old->sub & ST_SUB_TO)) {
         st_roster_admin_route("probe", bare, contact);
     }
-    free(bare);
 }
 
 static void st_roster_admin_stored(void *ctx, const char *ver, const char *err)
@@ -245,13 +247,6 @@ static void st_roster_admin_run(void *ctx)
 {
     struct st_roster_admin_req *r = ctx;
     st_roster_load_item(r->host, r->user, r->item.jid, !r->remove, st_roster_admin_loaded, r);
-}
-
-/* A change that never had its turn: the caller still learns why. */
-static void st_roster_admin_refuse(struct st_roster_admin_req *r, const char *err)
-{
-    r->cb(r->ctx, err);
-    st_roster_admin_req_free(&r);
 }
 
 static void st_roster_admin_drop(void *ctx)

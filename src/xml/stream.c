@@ -288,12 +288,8 @@ struct st_xml_sig {
 };
 
 struct st_xml_spare {
-    XML_Parser parser; /* NULL when lent out or not made yet */
-    char *region;
-    size_t region_used;
-    size_t expat_mem;
-    int64_t fed;
-    struct st_xml_sig *sig; /* the stream header it is primed with */
+    struct st_xml_stream holder; /* only its parser and what goes with it (st_xml_move_parser) */
+    struct st_xml_sig *sig;      /* the stream header it is primed with */
 };
 
 static _Thread_local struct st_xml_spare st_spare;
@@ -824,29 +820,36 @@ static void st_xml_drop_parser(struct st_xml_stream *s)
 
 static void st_spare_free(void)
 {
-    if (st_spare.parser != NULL) {
-        struct st_xml_stream holder = {.parser = st_spare.parser, .region = st_spare.region};
-        st_xml_free_parser(&holder);
-    }
+    st_xml_free_parser(&st_spare.holder);
     st_sig_unref(&st_spare.sig);
     st_spare = (struct st_xml_spare){0};
+}
+
+/* Moves the parser with its mapping, memory accounting and byte count from one stream to one
+   that has none; from is left without. */
+static void st_xml_move_parser(struct st_xml_stream *to, struct st_xml_stream *from)
+{
+    ST_ASSERT(to->parser == NULL && to->region == NULL);
+    to->parser = from->parser;
+    to->region = from->region;
+    to->region_used = from->region_used;
+    to->expat_mem = from->expat_mem;
+    to->fed = from->fed;
+    from->parser = NULL;
+    from->region = NULL;
+    from->region_used = 0;
+    from->expat_mem = 0;
+    from->fed = 0;
 }
 
 /* Takes the spare parser if it was primed with s's stream header. */
 static bool st_xml_borrow(struct st_xml_stream *s)
 {
-    if (st_spare.parser == NULL || s->sig == NULL || s->sig != st_spare.sig)
+    if (st_spare.holder.parser == NULL || s->sig == NULL || s->sig != st_spare.sig)
         return false;
-    ST_ASSERT(s->parser == NULL && s->region == NULL);
-    s->parser = st_spare.parser;
-    s->region = st_spare.region;
-    s->region_used = st_spare.region_used;
-    s->expat_mem = st_spare.expat_mem;
-    s->fed = st_spare.fed;
+    st_xml_move_parser(s, &st_spare.holder);
     s->borrowed = true;
     s->ns_decls = 0;
-    st_spare.parser = NULL;
-    st_spare.region = NULL;
     XML_SetUserData(s->parser, s);
     return true;
 }
@@ -859,7 +862,7 @@ static void st_xml_lend(struct st_xml_stream *s)
         s->depth != 1 || s->build != NULL || s->kept.len > 0 || s->expat_suspended ||
         s->end_deferred || st_xml_unparsed(s) != 0)
         return;
-    if (st_spare.parser != NULL) {
+    if (st_spare.holder.parser != NULL) {
         if (s->sig == st_spare.sig)
             st_xml_free_parser(s);
         return;
@@ -869,17 +872,8 @@ static void st_xml_lend(struct st_xml_stream *s)
         st_spare.sig = s->sig;
         s->sig->refs++;
     }
-    st_spare.parser = s->parser;
-    st_spare.region = s->region;
-    st_spare.region_used = s->region_used;
-    st_spare.expat_mem = s->expat_mem;
-    st_spare.fed = s->fed;
-    XML_SetUserData(st_spare.parser, NULL);
-    s->parser = NULL;
-    s->region = NULL;
-    s->region_used = 0;
-    s->expat_mem = 0;
-    s->fed = 0;
+    st_xml_move_parser(&st_spare.holder, s);
+    XML_SetUserData(st_spare.holder.parser, NULL);
     s->borrowed = false;
 }
 

@@ -963,6 +963,12 @@ static void shared_setup(void)
     share_mode = true;
 }
 
+static void add_tests(TCase *tc, const TTest *const *tests, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        tcase_add_test(tc, tests[i]);
+}
+
 static Suite *stream_suite(void)
 {
     /* the tests that do not count on a stream keeping its parser run twice: as they are, and
@@ -992,8 +998,7 @@ static Suite *stream_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_set_timeout(tc, 60);
-    for (size_t i = 0; i < sizeof(general) / sizeof(*general); i++)
-        tcase_add_test(tc, general[i]);
+    add_tests(tc, general, sizeof(general) / sizeof(*general));
     tcase_add_test(tc, test_pause_outside);
     tcase_add_test(tc, test_memory);
     tcase_add_test(tc, test_compact_every_split);
@@ -1007,8 +1012,7 @@ static Suite *stream_suite(void)
     TCase *sh = tcase_create("shared");
     tcase_add_checked_fixture(sh, shared_setup, teardown);
     tcase_set_timeout(sh, 60);
-    for (size_t i = 0; i < sizeof(general) / sizeof(*general); i++)
-        tcase_add_test(sh, general[i]);
+    add_tests(sh, general, sizeof(general) / sizeof(*general));
     suite_add_tcase(s, sh);
     return s;
 }
